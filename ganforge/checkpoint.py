@@ -1,0 +1,140 @@
+"""The checkpoint format: generator weights as safetensors, the recipe that builds them in its metadata.
+
+One ``.safetensors`` file is enough to rebuild a model (as with diffusers'
+``from_pretrained``), and loading it never unpickles anything. Tensors are
+stored as ``generator.<param>`` and, when training kept an exponential moving
+average, ``ema.<param>``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import safe_open, save_file
+from torch import nn
+
+from . import __version__
+from .atomic import atomic_path
+from .config import Recipe, recipe_from_dict, recipe_to_dict
+from .errors import CheckpointError, RecipeError
+
+FORMAT = "ganforge"
+FORMAT_VERSION = 1
+WEIGHT_SETS = ("generator", "ema")
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read from disk: its recipe, weight sets and raw metadata."""
+
+    path: Path
+    recipe: Recipe
+    weights: dict[str, dict[str, torch.Tensor]]  # "generator" / "ema" -> state dict
+    metadata: dict[str, str]
+
+    def state_dict(self, prefer_ema: bool = True) -> dict[str, torch.Tensor]:
+        """The weights to use for inference: the EMA ones when present."""
+        if prefer_ema and self.weights.get("ema"):
+            return self.weights["ema"]
+        return self.weights["generator"]
+
+
+def save_checkpoint(
+    path: str | Path,
+    recipe: Recipe,
+    generator: dict[str, torch.Tensor],
+    ema: dict[str, torch.Tensor] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write a checkpoint atomically (a crash leaves the previous file intact)."""
+    tensors = {f"generator.{k}": v.detach().cpu().contiguous() for k, v in generator.items()}
+    if ema:
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.items()})
+    meta = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "ganforge_version": __version__,
+        "recipe": json.dumps(recipe_to_dict(recipe)),
+        "color_space": json.dumps(recipe.color_space),
+        **(metadata or {}),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and check a checkpoint; every way it can be wrong is a one-line :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            _check_metadata(path, metadata)
+            weights: dict[str, dict[str, torch.Tensor]] = {name: {} for name in WEIGHT_SETS}
+            for key in handle.keys():
+                group, _, param = key.partition(".")
+                if group not in weights or not param:
+                    raise CheckpointError(f"checkpoint '{path}' has an unexpected tensor '{key}'")
+                weights[group][param] = handle.get_tensor(key)
+    except SafetensorError as exc:
+        message = str(exc)
+        if _looks_truncated(path) or "not fully covered" in message:
+            raise CheckpointError(f"checkpoint '{path}' is truncated (an interrupted copy or download?)") from None
+        raise CheckpointError(f"'{path}' is not a safetensors file ({message})") from None
+    if not weights["generator"]:
+        raise CheckpointError(f"checkpoint '{path}' holds no generator weights")
+    try:
+        recipe = recipe_from_dict(json.loads(metadata["recipe"]), source=str(path))
+    except (json.JSONDecodeError, RecipeError) as exc:
+        raise CheckpointError(f"checkpoint '{path}' carries an unreadable recipe: {exc}") from None
+    return Checkpoint(path, recipe, weights, metadata)
+
+
+def _looks_truncated(path: Path) -> bool:
+    """True when the file's own header length says it should be longer than it is."""
+    with open(path, "rb") as handle:
+        prefix = handle.read(9)
+    if len(prefix) < 9 or prefix[8:9] != b"{":  # safetensors: u64 header length, then a JSON object
+        return False
+    return 8 + int.from_bytes(prefix[:8], "little") > path.stat().st_size
+
+
+def _check_metadata(path: Path, metadata: dict[str, str]) -> None:
+    if metadata.get("format") != FORMAT or "recipe" not in metadata:
+        raise CheckpointError(
+            f"'{path}' is a safetensors file but not a ganforge checkpoint (no 'format: ganforge' metadata)"
+        )
+    version = metadata.get("format_version", "")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint '{path}' has format version {version!r}, newer than this ganforge "
+            f"({__version__}) reads; upgrade ganforge"
+        )
+
+
+def load_weights(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """``load_state_dict`` that says in one line which tensor does not fit the recipe's model."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} tensor(s), e.g. '{missing[0]}'")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected, e.g. '{unexpected[0]}'")
+        raise CheckpointError(f"checkpoint '{source}' does not fit its recipe's model: {'; '.join(parts)}")
+    for name, tensor in expected.items():
+        if state[name].shape != tensor.shape:
+            raise CheckpointError(
+                f"checkpoint '{source}': tensor '{name}' has shape {tuple(state[name].shape)} but the recipe's model "
+                f"expects {tuple(tensor.shape)}"
+            )
+    module.load_state_dict(state)

@@ -1,0 +1,110 @@
+"""The ``ganforge`` command line: ``ganforge RECIPE.yaml`` trains; subcommands do the rest.
+
+Usage errors print one line on stderr and exit with code 2; other failures
+print one line and exit with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+from .errors import GanforgeError
+
+PROG = "ganforge"
+SUBCOMMANDS = ("train", "colorize", "eval", "compare", "plugins")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, as the rest of ganforge gives."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugins import get_registries
+
+    rows = [
+        (entry.kind, entry.name, str(entry.origin), entry.description)
+        for registry in get_registries().all()
+        if args.kind is None or registry.kind.replace(" ", "_") == args.kind
+        for entry in registry.entries()
+    ]
+    header = ("KIND", "NAME", "ORIGIN", "DESCRIPTION")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import train_from_recipe_file
+
+    train_from_recipe_file(args.recipe, args.overrides, max_steps=args.max_steps, resume=args.resume)
+    return 0
+
+
+def _not_yet(name: str):
+    def run(args: argparse.Namespace) -> int:
+        raise GanforgeError(f"'{PROG} {name}' is not available in ganforge {__version__} yet")
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Train and use GANs that colorize grayscale photographs. "
+        f"'{PROG} RECIPE.yaml [key=value ...]' is short for '{PROG} train RECIPE.yaml ...'.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a recipe (the default for a .yaml argument)")
+    train.add_argument("recipe", help="recipe YAML file, e.g. recipes/quickstart.yaml")
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. data.size=64")
+    train.add_argument("--max-steps", type=int, metavar="N", help="cap total steps, shortening every phase in proportion")
+    train.add_argument("--resume", action="store_true", help="continue from the run directory's last saved state")
+    train.set_defaults(run=_cmd_train)
+
+    plugins = sub.add_parser("plugins", help="list every registered component: kind, name, origin, description")
+    plugins.add_argument(
+        "--kind", choices=["color_space", "generator", "adversary", "loss"], help="only components of this kind"
+    )
+    plugins.set_defaults(run=_cmd_plugins)
+
+    for name, text in [
+        ("colorize", "colorize images with a checkpoint (not yet available)"),
+        ("eval", "evaluate a checkpoint on a data source (not yet available)"),
+        ("compare", "train and compare several recipes (not yet available)"),
+    ]:
+        sub.add_parser(name, help=text, add_help=False).set_defaults(run=_not_yet(name))
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """A bare recipe path means ``train`` (so ``accelerate launch -m ganforge RECIPE.yaml`` works)."""
+    if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-"):
+        return ["train", *argv]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except GanforgeError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,66 @@
+"""The contracts components meet; plugins implement them, the core only calls them.
+
+Tensors are channel-first (``B, C, H, W``). Everything the networks see is
+normalised to roughly [-1, 1]; only a :class:`ColorSpace` turns it back into
+pixels.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import UsageError
+
+
+class ColorSpace(ABC):
+    """Splits RGB images into the model's gray input and its target channels, and back.
+
+    Subclasses set ``name`` and ``channels`` (the names recipes use to address
+    target channels, e.g. ``("a", "b")``).
+    """
+
+    name: str
+    channels: tuple[str, ...]
+
+    @abstractmethod
+    def encode_gray(self, gray: torch.Tensor) -> torch.Tensor:
+        """Gray sRGB values in [0, 1], ``(B, 1, H, W)`` -> the network's gray input in [-1, 1]."""
+
+    @abstractmethod
+    def split(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """sRGB in [0, 1], ``(B, 3, H, W)`` -> (gray input ``(B, 1, H, W)``, target ``(B, C, H, W)``)."""
+
+    @abstractmethod
+    def merge(self, gray: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(gray input, predicted target channels) -> sRGB in [0, 1], ``(B, 3, H, W)``."""
+
+    def channel_indices(self, names: Sequence[str], key: str = "channels") -> list[int]:
+        """Indices of the named target channels; an unknown name is a usage error naming ``key``."""
+        unknown = [n for n in names if n not in self.channels]
+        if unknown or not names:
+            what = f"unknown channel(s) {', '.join(map(repr, unknown))}" if unknown else "no channel named"
+            raise UsageError(
+                f"{key}: {what}; color space '{self.name}' has channels {', '.join(self.channels)}"
+            )
+        return [self.channels.index(n) for n in names]
+
+
+@dataclass
+class Prediction:
+    """What a generator returns: the target channels, plus anything a loss may need.
+
+    A generator may return a bare tensor; the core wraps it as ``Prediction(target)``.
+    Classification heads put their per-pixel class ``logits`` here.
+    """
+
+    target: torch.Tensor
+    logits: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def wrap(cls, output: torch.Tensor | Prediction) -> Prediction:
+        return output if isinstance(output, Prediction) else cls(output)

@@ -1,0 +1,308 @@
+"""Recipes: YAML files validated against dataclass schemas, with ``extends`` and CLI overrides.
+
+A recipe names components (``generator: {name: unet, width: 32}``); the
+component's own constructor signature is the schema for its keys, checked when
+it is built (:mod:`ganforge.build`). Everything else is checked here, with the
+file a wrong key came from and the closest valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .errors import RecipeError
+
+COMMAND_LINE = "command line"
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are cut."""
+
+    train: str = "builtin:samples"
+    val: Optional[str] = "builtin:samples"
+    size: int = 128
+    batch_size: int = 16
+    num_workers: int = 2
+    val_images: int = 8
+
+
+@dataclass
+class PhaseConfig:
+    """A stretch of training with its own losses and trained networks."""
+
+    name: str = MISSING
+    steps: int = MISSING
+    train: list[str] = field(default_factory=lambda: ["generator"])
+    # loss name -> weight, or -> {weight: w, **loss options}
+    losses: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, checkpointing and logging; none of it changes what is learned but the optimiser."""
+
+    out_dir: Optional[str] = None
+    max_steps: Optional[int] = None
+    lr_generator: float = 2e-4
+    lr_adversary: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    mixed_precision: str = "no"
+    gradient_accumulation: int = 1
+    ema: float = 0.999
+    checkpoint_every: int = 500
+    keep_last: int = 2
+    sample_every: int = 200
+    log_every: int = 10
+    resume: bool = False
+
+
+@dataclass
+class Recipe:
+    """A whole experiment: color space, data, networks, phases, training options."""
+
+    name: str = ""
+    seed: int = 0
+    color_space: Any = "lab"
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: Any = "unet"
+    adversaries: dict[str, Any] = field(default_factory=dict)
+    phases: list[PhaseConfig] = field(default_factory=list)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A component reference from a recipe: its registered name and its keyword arguments."""
+
+    name: str
+    kwargs: dict[str, Any]
+    key: str  # the recipe key it came from, for error messages
+
+    @classmethod
+    def parse(cls, value: Any, key: str) -> ComponentSpec:
+        """Accept ``"unet"`` or ``{name: unet, width: 32}``."""
+        if isinstance(value, str):
+            return cls(value, {}, key)
+        if isinstance(value, dict) and isinstance(value.get("name"), str):
+            return cls(value["name"], {k: v for k, v in value.items() if k != "name"}, key)
+        raise RecipeError(f"recipe key '{key}' must be a component name or a mapping with 'name', got {value!r}")
+
+
+# --------------------------------------------------------------------------- type checking
+
+
+def _type_name(tp: Any) -> str:
+    if tp is Any:
+        return "anything"
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict or dataclasses.is_dataclass(tp):
+        return "mapping"
+    return {int: "integer", float: "number", str: "string", bool: "boolean", type(None): "null"}.get(tp, str(tp))
+
+
+def _fields(schema: type) -> dict[str, Any]:
+    return typing.get_type_hints(schema)
+
+
+def _closest(key: str, options: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean '{prefix}{close[0]}'?)"
+    return f" (valid keys{' under ' + prefix.rstrip('.') if prefix else ''}: {', '.join(options)})"
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    if tp is Any or (isinstance(value, str) and "${" in value):  # OmegaConf interpolation
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        return isinstance(value, list)
+    if origin is dict or dataclasses.is_dataclass(tp):
+        return isinstance(value, dict)
+    return isinstance(value, tp)
+
+
+def check_value(value: Any, tp: Any, key: str, source: str) -> None:
+    """Raise :class:`RecipeError` unless ``value`` fits type ``tp`` (recursing into schemas and lists)."""
+    if not _matches(value, tp):
+        raise RecipeError(f"{source}: recipe key '{key}' expects {_type_name(tp)}, got {value!r}")
+    if isinstance(value, str) and "${" in value:
+        return
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        tp = next(a for a in typing.get_args(tp) if _matches(value, a))
+        origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        check_mapping(value, tp, key, source)
+    elif origin is list:
+        for i, item in enumerate(value):
+            check_value(item, typing.get_args(tp)[0], f"{key}.{i}", source)
+    elif origin is dict:
+        for k, item in value.items():
+            check_value(item, typing.get_args(tp)[1], f"{key}.{k}", source)
+
+
+def check_mapping(mapping: dict[str, Any], schema: type, prefix: str, source: str) -> None:
+    hints = _fields(schema)
+    for key, value in mapping.items():
+        full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in hints:
+            raise RecipeError(f"{source}: unknown recipe key '{full}'{_closest(str(key), list(hints), full[: -len(str(key))])}")
+        check_value(value, hints[key], full, source)
+
+
+def _schema_type_at(path: list[str], source: str) -> Any:
+    """The schema type of a dotted override path; free-form (``Any``) parts accept any key."""
+    tp: Any = Recipe
+    for depth, part in enumerate(path):
+        key = ".".join(path[: depth + 1])
+        origin = typing.get_origin(tp)
+        if origin in (Union, types.UnionType):
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+            origin = typing.get_origin(tp)
+        if tp is Any:
+            return Any
+        if dataclasses.is_dataclass(tp):
+            hints = _fields(tp)
+            if part not in hints:
+                raise RecipeError(f"{source}: unknown recipe key '{key}'{_closest(part, list(hints), key[: -len(part)])}")
+            tp = hints[part]
+        elif origin is list:
+            if not part.isdigit():
+                raise RecipeError(f"{source}: recipe key '{key}' must index a list with a number")
+            tp = typing.get_args(tp)[0]
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            raise RecipeError(f"{source}: recipe key '{'.'.join(path[:depth])}' is a {_type_name(tp)}, not a mapping")
+    return tp
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-3`` as a number, as YAML 1.2 (and OmegaConf) do."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?)$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _read_yaml(path: Path, included_by: Path | None) -> dict[str, Any]:
+    if not path.is_file():
+        where = f"{included_by}: extends: " if included_by else ""
+        raise RecipeError(f"{where}recipe file '{path}' does not exist")
+    try:
+        data = parse_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RecipeError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def _recipe_chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
+    """The files a recipe is built from, bases first, following ``extends``."""
+    if path.resolve() in {p.resolve() for p in seen}:
+        cycle = " -> ".join(p.name for p in (*seen, path))
+        raise RecipeError(f"{seen[-1]}: 'extends' makes a cycle: {cycle}")
+    data = _read_yaml(path, seen[-1] if seen else None)
+    bases = data.pop("extends", [])
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise RecipeError(f"{path}: 'extends' must be a file name or a list of file names")
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    for base in bases:
+        chain.extend(_recipe_chain(path.parent / base, (*seen, path)))
+    return [*chain, (path, data)]
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item or item.startswith("="):
+        raise RecipeError(f"{COMMAND_LINE}: override '{item}' must look like key=value (e.g. data.size=64)")
+    key, raw = item.split("=", 1)
+    try:
+        value = parse_yaml(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read, merge, override and validate a recipe; the result is fully resolved."""
+    path = Path(path)
+    config = OmegaConf.structured(Recipe)
+    for source, data in _recipe_chain(path):
+        check_mapping(data, Recipe, "", str(source))
+        config = OmegaConf.merge(config, data)
+    for item in overrides:
+        key, value = _parse_override(item)
+        check_value(value, _schema_type_at(key.split("."), COMMAND_LINE), key, COMMAND_LINE)
+        try:
+            OmegaConf.update(config, key, value, merge=True)
+        except OmegaConfBaseException as exc:
+            raise RecipeError(f"{COMMAND_LINE}: cannot set '{key}': {str(exc).splitlines()[0]}") from None
+    if not config.name:
+        config.name = path.stem
+    try:
+        OmegaConf.resolve(config)
+        recipe = OmegaConf.to_object(config)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        raise RecipeError(f"{path}: recipe key '{key}': {str(exc).splitlines()[0]}") from None
+    assert isinstance(recipe, Recipe)
+    return recipe
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """Plain, JSON-able form of a resolved recipe (what checkpoints and run directories store)."""
+    return dataclasses.asdict(recipe)
+
+
+def recipe_from_dict(data: dict[str, Any], source: str = "checkpoint") -> Recipe:
+    """Rebuild a :class:`Recipe` from :func:`recipe_to_dict` output, validating it like a file."""
+    check_mapping(data, Recipe, "", source)
+    config = OmegaConf.merge(OmegaConf.structured(Recipe), data)
+    recipe = OmegaConf.to_object(config)
+    assert isinstance(recipe, Recipe)
+    return recipe
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False)

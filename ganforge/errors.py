@@ -1,0 +1,42 @@
+"""Exceptions that carry a message a user can act on.
+
+The CLI prints ``str(error)`` on one line and exits with ``exit_code``; nothing
+else in ganforge formats errors for people.
+"""
+
+from __future__ import annotations
+
+
+class GanforgeError(Exception):
+    """Base class: the message says what was wrong and what to do."""
+
+    exit_code = 1
+
+
+class UsageError(GanforgeError):
+    """The user asked for something that cannot work (bad recipe, bad path, bad name)."""
+
+    exit_code = 2
+
+
+class RecipeError(UsageError):
+    """A recipe key is unknown, has the wrong type or names a missing component."""
+
+
+class UnknownComponentError(UsageError, KeyError):
+    """A registry was asked for a name it does not hold."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class DuplicateComponentError(GanforgeError):
+    """Two plugins registered the same name in one registry."""
+
+
+class PluginLoadError(GanforgeError):
+    """A plugin named by an entry point failed to import or to register."""
+
+
+class CheckpointError(UsageError):
+    """A file is not a readable ganforge checkpoint, or does not fit its recipe."""

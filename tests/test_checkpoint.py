@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import ganforge
+from ganforge.checkpoint import read_checkpoint, save_checkpoint
+from ganforge.config import Recipe
+from ganforge.errors import CheckpointError
+
+from .conftest import TinyGenerator
+
+
+@pytest.fixture
+def recipe() -> Recipe:
+    return Recipe(name="tiny", generator={"name": "tiny", "width": 3})
+
+
+@pytest.fixture
+def saved(tmp_path: Path, recipe: Recipe, tiny_plugin) -> tuple[Path, TinyGenerator, TinyGenerator]:
+    generator, ema = TinyGenerator(1, 2, width=3), TinyGenerator(1, 2, width=3)
+    path = save_checkpoint(tmp_path / "model.safetensors", recipe, generator.state_dict(), ema.state_dict())
+    return path, generator, ema
+
+
+def test_checkpoint_round_trip_rebuilds_the_model_from_the_file_alone(saved, recipe):
+    path, generator, ema = saved
+    checkpoint = read_checkpoint(path)
+    assert checkpoint.recipe == recipe
+    assert checkpoint.metadata["format"] == "ganforge" and checkpoint.metadata["format_version"] == "1"
+    assert checkpoint.metadata["ganforge_version"] == ganforge.__version__
+    assert json.loads(checkpoint.metadata["color_space"]) == "lab"
+    colorizer = ganforge.load(path)
+    for name, tensor in colorizer.generator.state_dict().items():
+        torch.testing.assert_close(tensor, ema.state_dict()[name])  # EMA weights are preferred
+    gray = torch.rand(2, 1, 8, 8)
+    out = colorizer(gray)
+    assert out.shape == (2, 3, 8, 8) and 0 <= out.min() and out.max() <= 1
+
+
+def test_colorizer_output_keeps_the_input_lightness(saved):
+    colorizer = ganforge.load(saved[0])
+    with torch.no_grad():  # a mild constant chroma, so no predicted color leaves the sRGB gamut
+        colorizer.generator.body[2].weight.zero_()
+        colorizer.generator.body[2].bias.fill_(0.05)
+    rgb = torch.rand(1, 3, 8, 8) * 0.6 + 0.2
+    out = colorizer(rgb)
+    gray_in, gray_out = (colorizer.color_space.split(x)[0] for x in (rgb, out))
+    torch.testing.assert_close(gray_out, gray_in, atol=1e-4, rtol=0)
+    assert colorizer.color_space.split(out)[1].abs().min() > 0.04
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match=r"^checkpoint '.*nothing.safetensors' does not exist$"):
+        read_checkpoint(tmp_path / "nothing.safetensors")
+
+
+def test_not_a_safetensors_file(tmp_path):
+    path = tmp_path / "photo.safetensors"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n not a checkpoint at all")
+    with pytest.raises(CheckpointError, match=r"is not a safetensors file"):
+        read_checkpoint(path)
+
+
+def test_truncated_file(saved):
+    path = saved[0]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"is truncated"):
+        read_checkpoint(path)
+
+
+def test_safetensors_file_from_elsewhere(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"weight": torch.zeros(2)}, str(path), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="is a safetensors file but not a ganforge checkpoint"):
+        read_checkpoint(path)
+
+
+def test_newer_format_version_asks_to_upgrade(tmp_path, recipe):
+    path = save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)}, metadata={"format_version": "7"})
+    with pytest.raises(CheckpointError, match="format version '7', newer than this ganforge"):
+        read_checkpoint(path)
+
+
+def test_tensors_that_do_not_fit_the_recipe_name_the_tensor(tmp_path, tiny_plugin):
+    wide = TinyGenerator(1, 2, width=5)
+    path = save_checkpoint(tmp_path / "m.safetensors", Recipe(generator={"name": "tiny", "width": 3}), wide.state_dict())
+    with pytest.raises(CheckpointError, match=r"tensor 'body.0.weight' has shape \(5, 1, 3, 3\) but the recipe's model expects \(3, 1, 3, 3\)"):
+        ganforge.load(path)
+    state = TinyGenerator(1, 2, width=3).state_dict()
+    del state["body.2.bias"]
+    path = save_checkpoint(tmp_path / "m2.safetensors", Recipe(generator={"name": "tiny", "width": 3}), state)
+    with pytest.raises(CheckpointError, match=r"does not fit its recipe's model: missing 1 tensor\(s\), e.g. 'body.2.bias'"):
+        ganforge.load(path)
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(saved, recipe, monkeypatch):
+    path = saved[0]
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("ganforge.checkpoint.save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, recipe, {"w": torch.ones(3)})
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ganforge.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True, text=True, check=False)
+
+
+def test_help_lists_every_subcommand():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("train", "colorize", "eval", "compare", "plugins"):
+        assert command in result.stdout
+
+
+def test_plugins_lists_kind_name_origin_and_description(capsys):
+    assert main(["plugins"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["KIND", "NAME", "ORIGIN", "DESCRIPTION"]
+    lab = next(line for line in lines if " lab " in line)
+    assert lab.startswith("color space") and "ganforge_plugins.colorspaces" in lab and "CIE L*a*b*" in lab
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plugins", "--kind", "gizmo"], "invalid choice: 'gizmo'"),
+        (["train"], "the following arguments are required: recipe"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert result.stderr.startswith("ganforge")
+
+
+def test_a_bare_recipe_path_means_train_and_a_missing_recipe_is_a_usage_error():
+    result = run_cli("no_such_recipe.yaml")
+    assert result.returncode == 2
+    assert result.stderr == "ganforge: error: recipe file 'no_such_recipe.yaml' does not exist\n"

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+from ganforge import hookimpl
+from ganforge.errors import PluginLoadError
+from ganforge.plugins import PluginManager, get_registries
+
+
+def write_distribution(root: Path, dist: str, module: str, source: str, entry_name: str) -> None:
+    """A minimal installed distribution: a module plus a dist-info with an entry point in group 'ganforge'."""
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text(f"[ganforge]\n{entry_name} = {module}\n")
+
+
+def test_builtin_color_spaces_arrive_through_the_entry_point():
+    color_spaces = get_registries().color_spaces
+    assert {"lab", "rgb"} <= set(color_spaces)
+    origin = color_spaces.get("lab").origin
+    assert origin.distribution.startswith("ganforge ")
+    assert origin.module == "ganforge_plugins.colorspaces"
+
+
+def test_plugin_that_fails_to_import_names_plugin_and_distribution(tmp_path, monkeypatch):
+    write_distribution(tmp_path, "broken-plugin", "broken_mod", "import does_not_exist_anywhere\n", "broken")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    manager = PluginManager()
+    with pytest.raises(PluginLoadError) as info:
+        manager.load_entry_points()
+    message = str(info.value)
+    assert "plugin 'broken' (broken_mod) from distribution broken-plugin 0.3 failed to import" in message
+    assert "ModuleNotFoundError" in message and "\n" not in message
+
+
+def test_plugin_that_fails_while_registering_is_named():
+    plugin = types.ModuleType("raising_plugin")
+
+    @hookimpl
+    def ganforge_register(registries):
+        raise RuntimeError("boom")
+
+    plugin.ganforge_register = ganforge_register
+    with pytest.raises(PluginLoadError, match="plugin 'raiser' from dist-x failed while registering components: RuntimeError: boom"):
+        PluginManager().add_plugin(plugin, name="raiser", distribution="dist-x")
+
+
+def test_hookimpl_with_a_misspelt_argument_is_rejected_with_the_plugin_name():
+    plugin = types.ModuleType("typo_plugin")
+
+    @hookimpl
+    def ganforge_register(registry):  # the hook's argument is "registries"
+        pass
+
+    plugin.ganforge_register = ganforge_register
+    with pytest.raises(PluginLoadError, match="plugin 'typo' from dist-y is invalid"):
+        PluginManager().add_plugin(plugin, name="typo", distribution="dist-y")
+
+
+def test_two_plugins_registering_one_name_fail_naming_both(tmp_path):
+    def plugin_named(name: str) -> types.ModuleType:
+        plugin = types.ModuleType(name)
+
+        @hookimpl
+        def ganforge_register(registries):
+            registries.losses.add("l1", lambda: None)
+
+        plugin.ganforge_register = ganforge_register
+        return plugin
+
+    manager = PluginManager()
+    manager.add_plugin(plugin_named("alpha_mod"), name="alpha", distribution="alpha-dist 1")
+    with pytest.raises(Exception) as info:
+        manager.add_plugin(plugin_named("beta_mod"), name="beta", distribution="beta-dist 2")
+    assert "alpha-dist 1 (alpha_mod)" in str(info.value) and "beta-dist 2 (beta_mod)" in str(info.value)
+
+
+THIRD_PARTY = """
+    import torch
+    from torch import nn
+    from ganforge import hookimpl
+
+    class EchoGenerator(nn.Module):
+        '''Predicts a constant learnable color (a third-party test generator).'''
+
+        def __init__(self, in_channels, out_channels, scale: float = 1.0):
+            super().__init__()
+            self.color = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
+            self.scale = scale
+
+        def forward(self, gray, noise=None):
+            return (self.color * self.scale).expand(gray.shape[0], -1, *gray.shape[2:]) + 0 * gray
+
+    @hookimpl
+    def ganforge_register(registries):
+        registries.generators.add("echo", EchoGenerator)
+"""
+
+
+def test_third_party_distribution_appears_in_ganforge_plugins(tmp_path):
+    write_distribution(tmp_path, "ganforge-echo", "ganforge_echo", THIRD_PARTY, "echo")
+    result = subprocess.run(
+        [sys.executable, "-m", "ganforge", "plugins", "--kind", "generator"],
+        capture_output=True,
+        text=True,
+        env={**_clean_env(), "PYTHONPATH": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("generator") and " echo " in line)
+    assert "ganforge-echo 0.3 (ganforge_echo)" in line
+    assert "Predicts a constant learnable color" in line
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list every registered component: kind, name, origin, description")
     plugins.add_argument(
-        "--kind", choices=["color_space", "generator", "adversary", "loss"], help="only components of this kind"
+        "--kind", choices=["color_space", "generator", "adversary", "loss", "data_source"], help="only components of this kind"
     )
     plugins.set_defaults(run=_cmd_plugins)
 
@@ -96,7 +96,12 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "train":  # overrides may also follow options: "train r.yaml --max-steps 5 data.size=64"
+        args.overrides += [item for item in extra if "=" in item and not item.startswith("-")]
+        extra = [item for item in extra if item not in args.overrides]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2

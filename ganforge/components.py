@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -29,6 +30,10 @@ class ColorSpace(ABC):
     @abstractmethod
     def encode_gray(self, gray: torch.Tensor) -> torch.Tensor:
         """Gray sRGB values in [0, 1], ``(B, 1, H, W)`` -> the network's gray input in [-1, 1]."""
+
+    @abstractmethod
+    def decode_gray(self, gray: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`encode_gray`: the network's gray input -> gray sRGB values in [0, 1]."""
 
     @abstractmethod
     def split(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,3 +69,38 @@ class Prediction:
     @classmethod
     def wrap(cls, output: torch.Tensor | Prediction) -> Prediction:
         return output if isinstance(output, Prediction) else cls(output)
+
+
+@dataclass
+class GeneratorContext:
+    """Everything a generator-side loss may look at for one batch."""
+
+    gray: torch.Tensor
+    target: torch.Tensor
+    prediction: Prediction
+    noise: torch.Tensor | None
+    generator: torch.nn.Module
+
+
+class GeneratorLoss(ABC):
+    """A loss on the generator alone (reconstruction, classification, diversity...)."""
+
+    @abstractmethod
+    def __call__(self, context: GeneratorContext) -> torch.Tensor:
+        """A scalar to minimise."""
+
+
+class AdversarialLoss(ABC):
+    """A GAN objective: one loss for the adversaries, one for the generator.
+
+    ``real`` and ``fake`` are whatever the adversary's ``forward`` returns
+    (score maps for PatchGAN, energies for an energy-based adversary).
+    """
+
+    @abstractmethod
+    def adversary_loss(self, real: Any, fake: Any) -> torch.Tensor:
+        """What the adversary minimises."""
+
+    @abstractmethod
+    def generator_loss(self, fake: Any) -> torch.Tensor:
+        """What the generator minimises to fool the adversary."""

@@ -58,7 +58,7 @@ class TrainConfig:
     lr_generator: float = 2e-4
     lr_adversary: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    mixed_precision: str = "no"
+    mixed_precision: Optional[str] = None  # "no", "fp16", "bf16"; None lets `accelerate launch` decide
     gradient_accumulation: int = 1
     ema: float = 0.999
     checkpoint_every: int = 500

@@ -138,6 +138,7 @@ class Registries:
     generators: Registry[Any] = field(default_factory=lambda: Registry("generator"))
     adversaries: Registry[Any] = field(default_factory=lambda: Registry("adversary"))
     losses: Registry[Any] = field(default_factory=lambda: Registry("loss"))
+    sources: Registry[Any] = field(default_factory=lambda: Registry("data source"))
 
     def all(self) -> list[Registry[Any]]:
-        return [self.color_spaces, self.generators, self.adversaries, self.losses]
+        return [self.color_spaces, self.generators, self.adversaries, self.losses, self.sources]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from ganforge import hookimpl
-from ganforge.colormath import GRAY_CONVERSIONS, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
+from ganforge.colormath import GRAY_CONVERSIONS, gray_of_lightness, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
 from ganforge.components import ColorSpace
 from ganforge.registry import Registries
 
@@ -39,6 +39,9 @@ class LabColorSpace(ColorSpace):
 
     def encode_gray(self, gray: torch.Tensor) -> torch.Tensor:
         return (lightness_of_gray(gray) / 50.0 - 1.0).to(gray.dtype)
+
+    def decode_gray(self, gray: torch.Tensor) -> torch.Tensor:
+        return gray_of_lightness((gray + 1.0) * 50.0).to(gray.dtype)
 
     def split(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lab = rgb_to_lab(rgb)
@@ -64,6 +67,9 @@ class RgbColorSpace(ColorSpace):
 
     def encode_gray(self, gray: torch.Tensor) -> torch.Tensor:
         return gray * 2.0 - 1.0
+
+    def decode_gray(self, gray: torch.Tensor) -> torch.Tensor:
+        return ((gray + 1.0) / 2.0).clamp(0.0, 1.0)
 
     def split(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode_gray(to_gray(rgb, self.gray)), rgb * 2.0 - 1.0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import textwrap
 import types
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,3 +53,34 @@ def tiny_plugin() -> Iterator[None]:
     get_plugin_manager().add_plugin(make_tiny_plugin(), name="tiny_test_plugin", distribution="tests")
     yield
     reset_plugin_manager()
+
+
+def write_distribution(root: Path, dist: str, module: str, source: str, entry_name: str) -> None:
+    """A minimal installed distribution: a module plus a dist-info with an entry point in group 'ganforge'."""
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text(f"[ganforge]\n{entry_name} = {module}\n")
+
+
+TINY_RECIPE = """
+color_space: lab
+data: {{train: "builtin:shapes", val: "builtin:shapes", size: 32, batch_size: 4, num_workers: 0, val_images: 2}}
+generator: {{name: unet, width: 8, depth: 3}}
+adversaries:
+  a: {{name: patchgan, channels: [a], width: 8, layers: 2}}
+  b: {{name: patchgan, channels: [b], width: 8, layers: 2}}
+phases:
+  - {{name: pretrain, steps: 4, losses: {{l1: 1.0}}}}
+  - {{name: adversarial, steps: 4, train: [generator, a, b], losses: {{l1: 10.0, nonsaturating: 1.0}}}}
+train: {{out_dir: "{out_dir}", checkpoint_every: 4, sample_every: 4, log_every: 1, keep_last: 2}}
+"""
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path: Path) -> Path:
+    """A per-channel GAN recipe small enough to train 8 steps in seconds, writing into tmp_path/run."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_RECIPE.format(out_dir=tmp_path / "run"))
+    return path

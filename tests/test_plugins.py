@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 import types
 from pathlib import Path
 
@@ -12,14 +11,7 @@ from ganforge import hookimpl
 from ganforge.errors import PluginLoadError
 from ganforge.plugins import PluginManager, get_registries
 
-
-def write_distribution(root: Path, dist: str, module: str, source: str, entry_name: str) -> None:
-    """A minimal installed distribution: a module plus a dist-info with an entry point in group 'ganforge'."""
-    (root / f"{module}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist.replace('-', '_')}-0.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
-    (info / "entry_points.txt").write_text(f"[ganforge]\n{entry_name} = {module}\n")
+from .conftest import write_distribution
 
 
 def test_builtin_color_spaces_arrive_through_the_entry_point():

@@ -1,0 +1,254 @@
+"""Data sources and the loader that turns them into (gray, target) training batches.
+
+A recipe names its data as ``imagefolder:PATH``, ``hub:NAME[:split]`` or
+``builtin:NAME`` (a source registered by a plugin, e.g. ``builtin:samples``).
+Files are listed through Hugging Face ``datasets``; decoding, cropping and the
+color-space split run in DataLoader workers.
+
+Training batches are a pure function of (seed, position): the sampler walks
+sample positions, each position picks an image from a per-epoch permutation and
+a crop from its own generator. Resuming at step N therefore sees exactly the
+batches an uninterrupted run would, on any number of processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .components import ColorSpace
+from .errors import UsageError
+from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image, to_tensor
+
+log = logging.getLogger("ganforge.data")
+
+SCHEMES = ("imagefolder", "hub", "builtin")
+
+
+class ImageSource(Protocol):
+    """Anything indexable that yields decoded pictures; what a ``builtin:`` plugin registers a factory for."""
+
+    def __len__(self) -> int: ...
+
+    def load(self, index: int) -> Image.Image:
+        """The picture at ``index`` (mode RGB or L); raise :class:`UnreadableImage` to have it skipped."""
+
+    def describe(self, index: int) -> str:
+        """What to call the picture in a warning (usually its path)."""
+
+
+class HFImageSource:
+    """Images in a Hugging Face dataset column, decoded by ganforge rather than by ``datasets``."""
+
+    def __init__(self, dataset: Any, column: str) -> None:
+        from datasets import Image as ImageFeature
+
+        self.dataset = dataset.cast_column(column, ImageFeature(decode=False))
+        self.column = column
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def load(self, index: int) -> Image.Image:
+        item = self.dataset[index][self.column]
+        return open_image(item["bytes"] if item.get("bytes") else item["path"])
+
+    def describe(self, index: int) -> str:
+        item = self.dataset[index][self.column]
+        return item.get("path") or f"row {index}"
+
+
+def image_folder(path: str | Path) -> HFImageSource:
+    """Every image under ``path`` (recursively), through ``datasets``' imagefolder builder."""
+    from datasets import load_dataset
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"folder '{folder}' does not exist")
+    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*") if p.is_file()):
+        raise UsageError(f"folder '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    pattern = os.path.join(str(folder.resolve()), "**")
+    dataset = load_dataset("imagefolder", data_files={"train": pattern}, split="train", drop_labels=True)
+    return HFImageSource(dataset, "image")
+
+
+def hub_dataset(spec: str) -> HFImageSource:
+    """``NAME[:split]`` on the Hugging Face Hub; honours ``HF_HUB_OFFLINE=1`` and the local cache."""
+    from datasets import Image as ImageFeature
+    from datasets import load_dataset
+
+    name, _, split = spec.partition(":")
+    try:
+        dataset = load_dataset(name, split=split or "train")
+    except Exception as exc:  # datasets raises many types for "not reachable / not cached / no such split"
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        why = "HF_HUB_OFFLINE is set and it is not in the local cache" if offline else f"{type(exc).__name__}: {exc}"
+        raise UsageError(
+            f"cannot load Hub dataset '{name}' (split '{split or 'train'}'): {why}; download it once while online, "
+            "or use imagefolder:PATH"
+        ) from None
+    columns = [c for c, feature in dataset.features.items() if isinstance(feature, ImageFeature)]
+    if not columns:
+        raise UsageError(f"Hub dataset '{name}' has no image column (columns: {', '.join(dataset.features)})")
+    return HFImageSource(dataset, columns[0])
+
+
+def open_source(spec: str, key: str) -> ImageSource:
+    """Resolve a recipe's data string; every failure names the recipe ``key``."""
+    from .plugins import get_registries
+
+    scheme, sep, rest = spec.partition(":")
+    try:
+        if not sep or scheme not in SCHEMES:
+            raise UsageError(f"'{spec}' is not a data source; use one of {', '.join(s + ':...' for s in SCHEMES)}")
+        if scheme == "imagefolder":
+            source: ImageSource = image_folder(rest)
+        elif scheme == "hub":
+            source = hub_dataset(rest)
+        else:
+            source = get_registries().sources.create(rest)
+    except UsageError as exc:
+        raise UsageError(f"recipe key '{key}': {exc}") from None
+    if len(source) == 0:
+        raise UsageError(f"recipe key '{key}': data source '{spec}' is empty")
+    return source
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _resize_short_side(image: Image.Image, short: int) -> Image.Image:
+    w, h = image.size
+    scale = short / min(w, h)
+    return image.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.Resampling.BICUBIC)
+
+
+def _epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+class ColorizationDataset(Dataset):
+    """Position -> ``{"gray", "target"}`` in the color space; ``None`` for a skipped picture.
+
+    ``train=True``: random scale, crop and flip drawn from (seed, position), images
+    visited in a fresh permutation every epoch. ``train=False``: position is the
+    image index, center crop.
+    """
+
+    def __init__(self, source: ImageSource, color_space: ColorSpace, size: int, seed: int, train: bool) -> None:
+        self.source = source
+        self.color_space = color_space
+        self.size = size
+        self.seed = seed
+        self.train = train
+        self._permutation: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def _image_index(self, position: int) -> int:
+        if not self.train:
+            return position
+        epoch, offset = divmod(position, len(self.source))
+        if self._permutation is None or self._permutation[0] != epoch:
+            self._permutation = (epoch, _epoch_permutation(len(self.source), self.seed, epoch))
+        return int(self._permutation[1][offset])
+
+    def _crop(self, image: Image.Image, position: int) -> Image.Image:
+        if not self.train:
+            image = _resize_short_side(image, self.size)
+            left, top = (image.width - self.size) // 2, (image.height - self.size) // 2
+            return image.crop((left, top, left + self.size, top + self.size))
+        rng = np.random.default_rng([self.seed, 1, position])
+        image = _resize_short_side(image, round(self.size * rng.uniform(1.0, 1.5)))
+        left = int(rng.integers(0, image.width - self.size + 1))
+        top = int(rng.integers(0, image.height - self.size + 1))
+        image = image.crop((left, top, left + self.size, top + self.size))
+        return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else image
+
+    def __getitem__(self, position: int) -> dict[str, torch.Tensor] | None:
+        index = self._image_index(position)
+        try:
+            image = self.source.load(index)
+        except UnreadableImage as exc:
+            log.warning("skipping unreadable image %s: %s", self.source.describe(index), exc)
+            return None
+        if is_grayscale(image):
+            log.warning("skipping grayscale image %s (it would teach the model to output gray)", self.source.describe(index))
+            return None
+        rgb = to_tensor(self._crop(image, position)).unsqueeze(0)
+        gray, target = self.color_space.split(rgb)
+        return {"gray": gray[0], "target": target[0]}
+
+
+def collate(items: list[dict[str, torch.Tensor] | None]) -> dict[str, Any]:
+    """Stack the good items; ``skipped`` counts the pictures that were left out."""
+    good = [item for item in items if item is not None]
+    batch: dict[str, Any] = {"skipped": len(items) - len(good)}
+    if good:
+        batch.update({key: torch.stack([item[key] for item in good]) for key in good[0]})
+    return batch
+
+
+class PositionSampler(Sampler[int]):
+    """Endless sample positions for one process, starting at micro-batch ``start``.
+
+    Micro-batch ``t`` of the whole job covers positions ``[t*W*B, (t+1)*W*B)``;
+    process ``rank`` of ``W`` takes its own slice of ``B``.
+    """
+
+    def __init__(self, batch_size: int, start: int = 0, rank: int = 0, world: int = 1) -> None:
+        self.batch_size, self.start, self.rank, self.world = batch_size, start, rank, world
+
+    def __iter__(self) -> Iterator[int]:
+        step = self.start
+        while True:
+            first = (step * self.world + self.rank) * self.batch_size
+            yield from range(first, first + self.batch_size)
+            step += 1
+
+
+def training_loader(
+    source: ImageSource,
+    color_space: ColorSpace,
+    *,
+    size: int,
+    batch_size: int,
+    seed: int,
+    num_workers: int,
+    start: int = 0,
+    rank: int = 0,
+    world: int = 1,
+) -> DataLoader:
+    """An endless loader of training batches beginning at micro-batch ``start``."""
+    dataset = ColorizationDataset(source, color_space, size, seed, train=True)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=PositionSampler(batch_size, start, rank, world),
+        num_workers=num_workers,
+        collate_fn=collate,
+        persistent_workers=num_workers > 0,
+        prefetch_factor=4 if num_workers > 0 else None,
+    )
+
+
+def validation_batch(source: ImageSource, color_space: ColorSpace, *, size: int, count: int) -> dict[str, Any]:
+    """The first ``count`` readable color pictures, center-cropped: the fixed images of sample grids."""
+    dataset = ColorizationDataset(source, color_space, size, seed=0, train=False)
+    items = []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        if item is not None:
+            items.append(item)
+        if len(items) == count:
+            break
+    return collate(items)

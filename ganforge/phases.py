@@ -1,0 +1,144 @@
+"""Check a recipe's networks and phases against each other, and plan the steps.
+
+Everything here runs before training starts, so a recipe that cannot work
+fails in a second with the key to fix instead of after an hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from .build import create
+from .components import AdversarialLoss, ColorSpace, GeneratorLoss
+from .config import ComponentSpec, Recipe
+from .errors import RecipeError
+from .plugins import get_registries
+
+GENERATOR = "generator"
+
+
+@dataclass
+class AdversarySlot:
+    """One adversary of the recipe: its network, the target channels it sees and its weight."""
+
+    name: str
+    network: nn.Module
+    channels: list[int]
+    weight: float
+
+
+@dataclass
+class WeightedLoss:
+    name: str
+    weight: float
+    loss: GeneratorLoss | AdversarialLoss
+
+
+@dataclass
+class Phase:
+    """A planned phase: global steps ``[start, start + steps)``."""
+
+    name: str
+    start: int
+    steps: int
+    trains: list[str]
+    generator_losses: list[WeightedLoss]
+    adversarial_losses: list[WeightedLoss]
+
+    @property
+    def end(self) -> int:
+        return self.start + self.steps
+
+    @property
+    def trains_generator(self) -> bool:
+        return GENERATOR in self.trains
+
+    @property
+    def trained_adversaries(self) -> list[str]:
+        return [name for name in self.trains if name != GENERATOR]
+
+
+def build_adversaries(recipe: Recipe, color_space: ColorSpace) -> dict[str, AdversarySlot]:
+    """Each adversary sees the gray input plus its ``channels`` (all target channels by default)."""
+    slots = {}
+    for name, value in recipe.adversaries.items():
+        key = f"adversaries.{name}"
+        spec = ComponentSpec.parse(value, key)
+        options = dict(spec.kwargs)
+        channel_names = options.pop("channels", list(color_space.channels))
+        weight = options.pop("weight", 1.0)
+        if not isinstance(channel_names, list):
+            raise RecipeError(f"recipe key '{key}.channels' expects a list of channel names, got {channel_names!r}")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool):
+            raise RecipeError(f"recipe key '{key}.weight' expects a number, got {weight!r}")
+        channels = color_space.channel_indices(channel_names, key=f"recipe key '{key}.channels'")
+        network = create(
+            get_registries().adversaries, ComponentSpec(spec.name, options, key), in_channels=1 + len(channels)
+        )
+        slots[name] = AdversarySlot(name, network, channels, float(weight))
+    return slots
+
+
+def _build_loss(name: str, value: Any, key: str) -> WeightedLoss:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        weight, options = float(value), {}
+    elif isinstance(value, dict):
+        options = dict(value)
+        weight = options.pop("weight", 1.0)
+    else:
+        raise RecipeError(f"recipe key '{key}' expects a weight or a mapping with 'weight', got {value!r}")
+    loss = create(get_registries().losses, ComponentSpec(name, options, key))
+    if not isinstance(loss, (GeneratorLoss, AdversarialLoss)):
+        raise RecipeError(f"recipe key '{key}': loss '{name}' is neither a GeneratorLoss nor an AdversarialLoss")
+    return WeightedLoss(name, float(weight), loss)
+
+
+def scale_steps(steps: list[int], max_steps: int | None) -> list[int]:
+    """Shorten every phase in proportion so the total is at most ``max_steps`` (each keeps at least one step)."""
+    total = sum(steps)
+    if max_steps is None or max_steps >= total:
+        return steps
+    if max_steps < len(steps):
+        raise RecipeError(f"--max-steps {max_steps} is fewer than the recipe's {len(steps)} phases (one step each)")
+    scaled = [max(1, s * max_steps // total) for s in steps]
+    scaled[-1] = max(1, scaled[-1] + max_steps - sum(scaled))
+    return scaled
+
+
+def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot]) -> list[Phase]:
+    if not recipe.phases:
+        raise RecipeError("recipe key 'phases' is empty; add at least one phase, e.g. {name: train, steps: 1000, losses: {l1: 1.0}}")
+    steps = scale_steps([p.steps for p in recipe.phases], recipe.train.max_steps)
+    phases, start = [], 0
+    for i, (config, count) in enumerate(zip(recipe.phases, steps)):
+        key = f"phases.{i}"
+        if config.steps < 1:
+            raise RecipeError(f"recipe key '{key}.steps' must be at least 1, got {config.steps}")
+        if not config.train:
+            raise RecipeError(f"recipe key '{key}.train' is empty: phase '{config.name}' trains nothing")
+        unknown = [n for n in config.train if n != GENERATOR and n not in adversaries]
+        if unknown:
+            known = ", ".join([GENERATOR, *adversaries])
+            raise RecipeError(f"recipe key '{key}.train' names {', '.join(map(repr, unknown))}; known networks: {known}")
+        losses = [_build_loss(name, value, f"{key}.losses.{name}") for name, value in config.losses.items()]
+        generator_losses = [w for w in losses if isinstance(w.loss, GeneratorLoss)]
+        adversarial = [w for w in losses if isinstance(w.loss, AdversarialLoss)]
+        if adversarial and not adversaries:
+            raise RecipeError(
+                f"recipe key '{key}.losses.{adversarial[0].name}' needs an adversary but the recipe has none; "
+                "add one under 'adversaries:' or drop the loss"
+            )
+        trained = [n for n in config.train if n != GENERATOR]
+        if trained and not adversarial:
+            raise RecipeError(
+                f"recipe key '{key}.train' trains adversary '{trained[0]}' but the phase has no adversarial loss "
+                "(e.g. nonsaturating, lsgan, hinge)"
+            )
+        if GENERATOR in config.train and not losses:
+            raise RecipeError(f"recipe key '{key}.losses' is empty: phase '{config.name}' gives the generator nothing to learn")
+        phases.append(Phase(config.name, start, count, list(config.train), generator_losses, adversarial))
+        start += count
+    return phases

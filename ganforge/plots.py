@@ -1,0 +1,66 @@
+"""Pictures of a run: sample grids of colorizations and loss curves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+from .atomic import atomic_path
+from .images import to_pil
+from .tracking import read_metrics
+
+
+def sample_grid(columns: dict[str, torch.Tensor], pad: int = 2) -> Image.Image:
+    """One row per image, one labelled column per tensor batch ``(B, 3, H, W)`` in [0, 1]."""
+    batches = list(columns.values())
+    count, _, height, width = batches[0].shape
+    label_height = 14
+    grid = Image.new("RGB", (len(batches) * (width + pad) + pad, label_height + count * (height + pad) + pad), "white")
+    draw = ImageDraw.Draw(grid)
+    for col, (label, batch) in enumerate(columns.items()):
+        x = pad + col * (width + pad)
+        draw.text((x + 2, 1), label, fill="black")
+        for row in range(count):
+            grid.paste(to_pil(batch[row]), (x, label_height + pad + row * (height + pad)))
+    return grid
+
+
+def save_image(image: Image.Image, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG"))
+    return path
+
+
+def plot_loss_curves(metrics_path: str | Path, out_path: str | Path) -> Path | None:
+    """Plot every ``loss/...`` series of a metrics file; ``None`` when there is nothing to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for record in read_metrics(metrics_path):
+        for key, value in record.items():
+            if key.startswith("loss/") and isinstance(value, (int, float)):
+                series[key[len("loss/") :]].append((record["step"], value))
+    if not series:
+        return None
+    figure, axis = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for name, points in sorted(series.items()):
+        steps, values = zip(*points)
+        axis.plot(steps, values, label=name, linewidth=1)
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.set_yscale("symlog", linthresh=1e-2)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        figure.savefig(tmp, format="png")
+    plt.close(figure)
+    return out_path

@@ -1,0 +1,415 @@
+"""The trainer: one readable loop over phases, on Accelerate.
+
+Read :meth:`Trainer._micro_step` for the whole optimisation: adversaries first
+(on real target channels and detached predictions), then the generator against
+its weighted losses and the frozen adversaries. Hooks fire at four named
+points; everything else is plain PyTorch.
+
+Run directory (``train.out_dir``, default ``runs/<recipe name>``)::
+
+    recipe.yaml          the fully resolved recipe
+    metrics.jsonl        one JSON line per logged step
+    model.safetensors    latest generator (+ EMA) weights, loadable with ganforge.load
+    state/step-NNNNNNNN/ full training state (optimizers, EMA, RNGs, step), last K kept
+    samples/step-NNNNNNNN.png   gray input | prediction | ground truth
+    loss_curves.png      written at the end
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from .atomic import write_text
+from .build import build_color_space, build_generator
+from .checkpoint import save_checkpoint
+from .components import GeneratorContext, GeneratorLoss, Prediction
+from .config import Recipe, load_recipe, recipe_to_yaml
+from .data import open_source, training_loader, validation_batch
+from .ema import ExponentialMovingAverage
+from .errors import GanforgeError, RecipeError, UsageError
+from .phases import GENERATOR, Phase, build_adversaries, plan_phases
+from .plots import plot_loss_curves, sample_grid, save_image
+from .plugins import get_plugin_manager
+from .tracking import JSONLinesTracker, truncate_metrics
+
+log = logging.getLogger("ganforge.train")
+
+STATE_DIR = "state"
+STATE_PREFIX = "step-"
+TRAINER_STATE = "trainer.json"
+MODEL_FILE = "model.safetensors"
+
+
+class TrainingDiverged(GanforgeError):
+    """A loss became NaN or infinite; the run stopped before it could write bad weights."""
+
+
+def run_dir_of(recipe: Recipe) -> Path:
+    return Path(recipe.train.out_dir or Path("runs") / recipe.name)
+
+
+def saved_states(run_dir: Path) -> list[Path]:
+    """Complete state directories, oldest first (temporaries start with a dot and are ignored)."""
+    root = run_dir / STATE_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.name.startswith(STATE_PREFIX) and (p / TRAINER_STATE).is_file())
+
+
+def _check_data_options(recipe: Recipe) -> None:
+    data, train = recipe.data, recipe.train
+    for key, value, low in [
+        ("data.size", data.size, 16),
+        ("data.batch_size", data.batch_size, 1),
+        ("data.val_images", data.val_images, 1),
+        ("train.gradient_accumulation", train.gradient_accumulation, 1),
+        ("train.checkpoint_every", train.checkpoint_every, 1),
+        ("train.sample_every", train.sample_every, 1),
+        ("train.log_every", train.log_every, 1),
+        ("train.keep_last", train.keep_last, 1),
+    ]:
+        if value < low:
+            raise RecipeError(f"recipe key '{key}' must be at least {low}, got {value}")
+    if data.num_workers < 0:
+        raise RecipeError(f"recipe key 'data.num_workers' must be 0 or more, got {data.num_workers}")
+    if not 0.0 <= train.ema < 1.0:
+        raise RecipeError(f"recipe key 'train.ema' must be in [0, 1) (0 disables the average), got {train.ema}")
+
+
+@contextlib.contextmanager
+def _frozen(modules: list[torch.nn.Module]) -> Iterator[None]:
+    """Stop gradients into ``modules`` (the adversaries while the generator learns)."""
+    flags = [[p.requires_grad for p in m.parameters()] for m in modules]
+    for module in modules:
+        module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for module, module_flags in zip(modules, flags):
+            for parameter, flag in zip(module.parameters(), module_flags):
+                parameter.requires_grad_(flag)
+
+
+class Trainer:
+    """Builds everything a recipe names, checks it, and trains it phase by phase."""
+
+    def __init__(self, recipe: Recipe, *, resume: bool = False) -> None:
+        self.recipe = recipe
+        self.run_dir = run_dir_of(recipe)
+        _check_data_options(recipe)
+        self.accelerator = Accelerator(
+            mixed_precision=recipe.train.mixed_precision,
+            gradient_accumulation_steps=recipe.train.gradient_accumulation,
+            log_with=self._trackers(),
+            project_dir=str(self.run_dir),
+        )
+        set_seed(recipe.seed)
+        self.color_space = build_color_space(recipe)
+        generator = build_generator(recipe, self.color_space)
+        self.adversaries = build_adversaries(recipe, self.color_space)
+        self.phases = plan_phases(recipe, self.adversaries)
+        self.total_steps = self.phases[-1].end
+        self.train_source = open_source(recipe.data.train, "data.train")
+        self.val_source = open_source(recipe.data.val, "data.val") if recipe.data.val else self.train_source
+        self.noise_dim = int(getattr(generator, "noise_dim", 0))
+        self.step = 0
+        self.skipped_images = 0
+        self._stop_reason: str | None = None
+        self._saved_step = -1
+
+        betas = tuple(recipe.train.betas)
+        optimizers = [torch.optim.Adam(generator.parameters(), lr=recipe.train.lr_generator, betas=betas)]
+        for slot in self.adversaries.values():
+            optimizers.append(torch.optim.Adam(slot.network.parameters(), lr=recipe.train.lr_adversary, betas=betas))
+        prepared = self.accelerator.prepare(generator, *[s.network for s in self.adversaries.values()], *optimizers)
+        count = 1 + len(self.adversaries)
+        networks, optimizers = prepared[:count], prepared[count:]
+        self.generator = networks[0]
+        self.optimizers = dict(zip([GENERATOR, *self.adversaries], optimizers))
+        for slot, network in zip(self.adversaries.values(), networks[1:]):
+            slot.network = network
+        self.ema = ExponentialMovingAverage(self._unwrapped_generator, recipe.train.ema) if recipe.train.ema > 0 else None
+        if self.ema is not None:
+            self.accelerator.register_for_checkpointing(self.ema)
+        self._start(resume)
+
+    # ------------------------------------------------------------------ setup
+
+    def _trackers(self) -> list[Any]:
+        trackers: list[Any] = [JSONLinesTracker(self.recipe.name, self.run_dir)]
+        with contextlib.suppress(ImportError):
+            import tensorboard  # noqa: F401
+
+            trackers.append("tensorboard")
+        return trackers
+
+    @property
+    def _unwrapped_generator(self) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.generator)
+
+    def _start(self, resume: bool) -> None:
+        states = saved_states(self.run_dir)
+        if states and not resume:
+            raise UsageError(
+                f"run directory '{self.run_dir}' already holds a run (saved at {states[-1].name}); "
+                "pass --resume to continue it, or set train.out_dir to a new folder"
+            )
+        if resume and states:
+            self.accelerator.load_state(str(states[-1]))
+            saved = json.loads((states[-1] / TRAINER_STATE).read_text())
+            self.step, self.skipped_images = saved["step"], saved.get("skipped_images", 0)
+            self._saved_step = self.step
+            log.info("resuming %s from step %d", self.run_dir, self.step)
+        elif resume:
+            log.warning("nothing to resume in %s; starting from step 0", self.run_dir)
+        if self.accelerator.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+            write_text(self.run_dir / "recipe.yaml", recipe_to_yaml(self.recipe))
+        self.accelerator.wait_for_everyone()
+        self.accelerator.init_trackers(self.recipe.name)
+        self._validation = validation_batch(
+            self.val_source, self.color_space, size=self.recipe.data.size, count=self.recipe.data.val_images
+        )
+
+    # ------------------------------------------------------------------ public
+
+    def phase_at(self, step: int) -> Phase:
+        return next(p for p in self.phases if p.start <= step < p.end)
+
+    def request_stop(self, reason: str) -> None:
+        """End the run after the current step (for plugins: early stopping)."""
+        self._stop_reason = reason
+
+    def fit(self) -> Path:
+        """Train to the end of the last phase (or until a plugin asks to stop); returns the model file."""
+        hook = get_plugin_manager().hook
+        hook.ganforge_run_start(trainer=self)
+        status = "failed"
+        progress = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            desc=self.recipe.name,
+            unit="step",
+            disable=not self.accelerator.is_local_main_process,
+            dynamic_ncols=True,
+        )
+        try:
+            batches = self._batches()
+            while self.step < self.total_steps and self._stop_reason is None:
+                phase = self.phase_at(self.step)
+                logs = self._optimisation_step(phase, batches)
+                self.step += 1
+                self._after_step(phase, logs, progress)
+            self.save()
+            self.write_samples()
+            status = "completed" if self._stop_reason is None else "stopped"
+        finally:
+            progress.close()
+            if status != "failed" and self.accelerator.is_main_process:
+                self.accelerator.end_training()
+                plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
+            hook.ganforge_run_end(trainer=self, status=status)
+        return self.run_dir / MODEL_FILE
+
+    # ------------------------------------------------------------------ the loop
+
+    def _batches(self) -> Iterator[dict[str, Any]]:
+        """Endless training batches from the current step on; pictures that fail to decode are counted."""
+        data = self.recipe.data
+        loader = training_loader(
+            self.train_source,
+            self.color_space,
+            size=data.size,
+            batch_size=data.batch_size,
+            seed=self.recipe.seed,
+            num_workers=data.num_workers,
+            start=self.step * self.recipe.train.gradient_accumulation,
+            rank=self.accelerator.process_index,
+            world=self.accelerator.num_processes,
+        )
+        empty_in_a_row = 0
+        for batch in loader:
+            self.skipped_images += batch["skipped"]
+            if "gray" not in batch:
+                empty_in_a_row += 1
+                if empty_in_a_row >= 20:
+                    raise UsageError(f"recipe key 'data.train': '{data.train}' yields no readable color images")
+                continue
+            empty_in_a_row = 0
+            yield batch
+
+    def _optimisation_step(self, phase: Phase, batches: Iterator[dict[str, Any]]) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        accumulation = self.recipe.train.gradient_accumulation
+        trained = [self.generator] if phase.trains_generator else []
+        trained += [self.adversaries[name].network for name in phase.trained_adversaries]
+        for _ in range(accumulation):
+            batch = next(batches)
+            with self.accelerator.accumulate(*trained):
+                for key, value in self._micro_step(phase, batch).items():
+                    totals[key] = totals.get(key, 0.0) + value / accumulation
+        return totals
+
+    def _micro_step(self, phase: Phase, batch: dict[str, Any]) -> dict[str, float]:
+        device = self.accelerator.device
+        gray, target = batch["gray"].to(device), batch["target"].to(device)
+        noise = torch.randn(gray.shape[0], self.noise_dim, device=device) if self.noise_dim else None
+        logs: dict[str, float] = {}
+        with torch.set_grad_enabled(phase.trains_generator):
+            prediction = Prediction.wrap(self.generator(gray, noise))
+
+        for name in phase.trained_adversaries:
+            slot = self.adversaries[name]
+            real = slot.network(gray, target[:, slot.channels])
+            fake = slot.network(gray, prediction.target.detach()[:, slot.channels])
+            loss = sum(w.weight * w.loss.adversary_loss(real, fake) for w in phase.adversarial_losses)
+            logs[f"loss/adversary_{name}"] = self._checked(loss, f"adversary '{name}'", phase)
+            self._update(name, loss)
+
+        if phase.trains_generator:
+            context = GeneratorContext(gray, target, prediction, noise, self.generator)
+            total = torch.zeros((), device=device)
+            for weighted in phase.generator_losses:
+                assert isinstance(weighted.loss, GeneratorLoss)
+                value = weighted.loss(context)
+                logs[f"loss/{weighted.name}"] = self._checked(value, weighted.name, phase)
+                total = total + weighted.weight * value
+            adversaries = list(self.adversaries.values())
+            with _frozen([slot.network for slot in adversaries]):
+                for weighted in phase.adversarial_losses:
+                    value = sum(
+                        slot.weight
+                        * weighted.loss.generator_loss(
+                            self.accelerator.unwrap_model(slot.network)(gray, prediction.target[:, slot.channels])
+                        )
+                        for slot in adversaries
+                    )
+                    logs[f"loss/{weighted.name}"] = self._checked(value, weighted.name, phase)
+                    total = total + weighted.weight * value
+            logs["loss/generator"] = self._checked(total, "generator total", phase)
+            self._update(GENERATOR, total)
+            if self.ema is not None and self.accelerator.sync_gradients:
+                self.ema.update(self._unwrapped_generator)
+        return logs
+
+    def _update(self, network: str, loss: torch.Tensor) -> None:
+        optimizer = self.optimizers[network]
+        self.accelerator.backward(loss)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def _checked(self, loss: torch.Tensor, what: str, phase: Phase) -> float:
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            last = saved_states(self.run_dir)
+            kept = f"the last good state ({last[-1].name}) is intact" if last else "no checkpoint was written yet"
+            raise TrainingDiverged(
+                f"step {self.step + 1} (phase '{phase.name}'): the {what} loss is {value}; {kept}. "
+                "Lower the learning rate (train.lr_generator / train.lr_adversary) or check the data"
+            )
+        return value
+
+    def _after_step(self, phase: Phase, logs: dict[str, float], progress: tqdm) -> None:
+        train = self.recipe.train
+        logs = {**logs, "data/skipped_images": float(self.skipped_images)}
+        if self.step % train.log_every == 0 or self.step == phase.end:
+            self.accelerator.log({**logs, "phase": phase.name}, step=self.step)
+        progress.update(1)
+        progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss/")}, refresh=False)
+        get_plugin_manager().hook.ganforge_after_step(trainer=self, step=self.step, logs=logs)
+        if self.step % train.sample_every == 0:
+            self.write_samples()
+        if self.step % train.checkpoint_every == 0:
+            self.save()
+
+    # ------------------------------------------------------------------ outputs
+
+    @torch.no_grad()
+    def write_samples(self) -> Path | None:
+        """A PNG grid of the validation images: gray input | prediction | ground truth (main process)."""
+        if not self.accelerator.is_main_process or "gray" not in self._validation:
+            return None
+        model = self.ema.module if self.ema is not None else self._unwrapped_generator
+        was_training = model.training
+        model.eval()
+        device = self.accelerator.device
+        gray = self._validation["gray"].to(device)
+        target = self._validation["target"].to(device)
+        noise = None
+        if self.noise_dim:
+            noise = torch.randn(gray.shape[0], self.noise_dim, generator=torch.Generator().manual_seed(0)).to(device)
+        prediction = Prediction.wrap(model(gray, noise)).target.float()
+        model.train(was_training)
+        gray_rgb = self.color_space.decode_gray(gray).expand(-1, 3, -1, -1)
+        grid = sample_grid(
+            {
+                "gray input": gray_rgb,
+                "prediction": self.color_space.merge(gray, prediction),
+                "ground truth": self.color_space.merge(gray, target),
+            }
+        )
+        return save_image(grid, self.run_dir / "samples" / f"step-{self.step:08d}.png")
+
+    def save(self) -> None:
+        """Write the full training state (atomically, last K kept) and ``model.safetensors``."""
+        if self._saved_step == self.step:
+            return
+        accelerator = self.accelerator
+        final = self.run_dir / STATE_DIR / f"{STATE_PREFIX}{self.step:08d}"
+        tmp = final.with_name(f".{final.name}.tmp")
+        if accelerator.is_main_process and tmp.exists():
+            shutil.rmtree(tmp)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))  # every process writes its own RNG state
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            state = {"step": self.step, "phase": self.phase_at(self.step - 1).name if self.step else None,
+                     "skipped_images": self.skipped_images, "time": time.time()}
+            write_text(tmp / TRAINER_STATE, json.dumps(state, indent=2))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            for old in saved_states(self.run_dir)[: -self.recipe.train.keep_last]:
+                shutil.rmtree(old)
+            model_path = save_checkpoint(
+                self.run_dir / MODEL_FILE,
+                self.recipe,
+                self._unwrapped_generator.state_dict(),
+                self.ema.module.state_dict() if self.ema is not None else None,
+                metadata={"step": str(self.step)},
+            )
+            get_plugin_manager().hook.ganforge_checkpoint_written(trainer=self, path=model_path, step=self.step)
+        accelerator.wait_for_everyone()
+        self._saved_step = self.step
+
+
+def train_from_recipe_file(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, max_steps: int | None = None, resume: bool = False
+) -> Path:
+    """What ``ganforge train`` does: load the recipe, train it, return the model file."""
+    overrides = [*overrides, *([f"train.max_steps={max_steps}"] if max_steps is not None else [])]
+    if max_steps is not None and max_steps < 1:
+        raise UsageError(f"--max-steps must be at least 1, got {max_steps}")
+    recipe = load_recipe(path, overrides)
+    trainer = Trainer(recipe, resume=resume or recipe.train.resume)
+    started = time.perf_counter()
+    model = trainer.fit()
+    if trainer.accelerator.is_main_process:
+        minutes = (time.perf_counter() - started) / 60
+        print(f"ganforge: trained '{recipe.name}' to step {trainer.step} in {minutes:.1f} min; weights: {model}")
+    return model

@@ -1,0 +1,82 @@
+"""Built-in data sources: ``builtin:samples`` (real photographs shipped in the package) and
+``builtin:shapes`` (procedural images on which averaging losses visibly fail)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganforge import hookimpl
+from ganforge.colormath import lab_to_rgb
+from ganforge.data import HFImageSource, image_folder
+from ganforge.registry import Registries
+
+SAMPLES_DIR = Path(__file__).parent / "data" / "samples"
+
+
+def samples() -> HFImageSource:
+    """Four public-domain/CC0 color photographs bundled with ganforge (see their LICENSES.md)."""
+    return image_folder(SAMPLES_DIR)
+
+
+# Each shape has a fixed lightness; a circle is red *or* blue at the same L*, so
+# nothing in the gray input says which: L1/L2 regression predicts the average.
+_SHAPE_COLORS: dict[str, tuple[float, list[tuple[float, float]]]] = {
+    "circle": (50.0, [(62.0, 45.0), (18.0, -58.0)]),
+    "square": (82.0, [(0.0, 78.0)]),
+    "triangle": (40.0, [(48.0, -50.0)]),
+}
+
+
+class ShapesSource:
+    """Procedural shapes on textured backgrounds; color follows shape and texture, some shapes take one of two colors of equal lightness."""
+
+    def __init__(self, count: int = 512, size: int = 160, seed: int = 0) -> None:
+        self.count, self.size, self.seed = count, size, seed
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+        self._grid = (yy, xx)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def describe(self, index: int) -> str:
+        return f"builtin:shapes #{index}"
+
+    def _background(self, rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float]]:
+        yy, xx = self._grid
+        if rng.random() < 0.5:  # smooth gradient: sky blue
+            return 62.0 + 25.0 * yy, (-4.0, -34.0)
+        frequency = rng.uniform(12, 24)  # vertical stripes: grass green
+        return 48.0 + 8.0 * np.sin(xx * frequency * np.pi) + rng.normal(0, 2, xx.shape), (-38.0, 42.0)
+
+    def _mask(self, shape: str, rng: np.random.Generator) -> np.ndarray:
+        yy, xx = self._grid
+        cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.22)
+        if shape == "circle":
+            return (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
+        if shape == "square":
+            return (np.abs(yy - cy) < r * 0.85) & (np.abs(xx - cx) < r * 0.85)
+        return (yy < cy + r) & (yy - (cy - r) > 2 * np.abs(xx - cx))  # triangle, apex up
+
+    def load(self, index: int) -> Image.Image:
+        rng = np.random.default_rng([self.seed, index])
+        lightness, (a0, b0) = self._background(rng)
+        a, b = np.full_like(lightness, a0), np.full_like(lightness, b0)
+        for _ in range(rng.integers(1, 4)):
+            shape = str(rng.choice(list(_SHAPE_COLORS)))
+            shape_l, colors = _SHAPE_COLORS[shape]
+            ca, cb = colors[rng.integers(len(colors))]
+            mask = self._mask(shape, rng)
+            lightness[mask], a[mask], b[mask] = shape_l, ca, cb
+        lab = torch.from_numpy(np.stack([lightness, a, b]).astype(np.float32))
+        rgb = lab_to_rgb(lab).permute(1, 2, 0).numpy()
+        return Image.fromarray((rgb * 255 + 0.5).astype(np.uint8), "RGB")
+
+
+@hookimpl
+def ganforge_register(registries: Registries) -> None:
+    registries.sources.add("samples", samples)
+    registries.sources.add("shapes", ShapesSource)

@@ -1,0 +1,85 @@
+"""U-Net generator (Ronneberger et al. 2015, as used by pix2pix), with an optional noise input."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge import hookimpl
+from ganforge.registry import Registries
+
+NORMS = ("batch", "instance", "group", "none")
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
+
+
+def conv_block(in_channels: int, out_channels: int, norm: str, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=norm == "none"),
+        norm_layer(norm, out_channels),
+        nn.LeakyReLU(0.2, inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """U-Net: strided-conv encoder, upsampling decoder with skip connections, tanh output.
+
+    ``width`` channels at full resolution, doubling per level up to 8x;
+    ``depth`` levels (the input side must be divisible by 2**(depth-1), or it
+    is padded). ``noise`` > 0 adds a noise vector of that size, broadcast over
+    the bottleneck, so one gray input can give several colorizations.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, width: int = 32, depth: int = 4, noise: int = 0, norm: str = "batch"
+    ) -> None:
+        super().__init__()
+        if depth < 2:
+            raise ValueError(f"depth must be at least 2, got {depth}")
+        if width < 1 or noise < 0:
+            raise ValueError("width must be positive and noise non-negative")
+        self.noise_dim = noise
+        self.depth = depth
+        channels = [width * min(2**level, 8) for level in range(depth)]
+        self.stem = conv_block(in_channels, channels[0], norm)
+        self.down = nn.ModuleList(conv_block(channels[i], channels[i + 1], norm, stride=2) for i in range(depth - 1))
+        self.bottleneck = conv_block(channels[-1] + noise, channels[-1], norm)
+        self.up = nn.ModuleList(
+            conv_block(channels[i + 1] + channels[i], channels[i], norm) for i in reversed(range(depth - 1))
+        )
+        self.head = nn.Conv2d(channels[0], out_channels, 1)
+
+    def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        height, width = gray.shape[-2:]
+        multiple = 2 ** (self.depth - 1)
+        pad_h, pad_w = -height % multiple, -width % multiple
+        x = F.pad(gray, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else gray
+        skips = [self.stem(x)]
+        for down in self.down:
+            skips.append(down(skips[-1]))
+        x = skips.pop()
+        if self.noise_dim:
+            if noise is None:  # the deterministic "mean" sample
+                noise = x.new_zeros(x.shape[0], self.noise_dim)
+            x = torch.cat([x, noise[:, :, None, None].expand(-1, -1, *x.shape[-2:]).to(x.dtype)], dim=1)
+        x = self.bottleneck(x)
+        for up in self.up:
+            skip = skips.pop()
+            x = up(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="nearest"), skip], dim=1))
+        return torch.tanh(self.head(x))[..., :height, :width]
+
+
+@hookimpl
+def ganforge_register(registries: Registries) -> None:
+    registries.generators.add("unet", UNet)

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import ganforge
+from ganforge import hookimpl
+from ganforge.components import GeneratorLoss
+from ganforge.config import load_recipe
+from ganforge.errors import UsageError
+from ganforge.plugins import get_plugin_manager, reset_plugin_manager
+from ganforge.tracking import read_metrics
+from ganforge.train import Trainer, TrainingDiverged, train_from_recipe_file
+
+from .conftest import write_distribution
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins():
+    reset_plugin_manager()
+    yield
+    reset_plugin_manager()
+
+
+def test_a_run_writes_the_documented_run_directory(tiny_recipe, tmp_path):
+    model = train_from_recipe_file(tiny_recipe)
+    run = tmp_path / "run"
+    assert model == run / "model.safetensors"
+    assert load_recipe(run / "recipe.yaml").phases == load_recipe(tiny_recipe).phases
+    records = read_metrics(run / "metrics.jsonl")
+    assert [r["step"] for r in records] == list(range(1, 9))
+    assert records[0]["phase"] == "pretrain" and "loss/adversary_a" not in records[0]
+    assert {"loss/adversary_a", "loss/adversary_b", "loss/nonsaturating", "loss/l1"} <= set(records[-1])
+    assert sorted(p.name for p in (run / "state").iterdir()) == ["step-00000004", "step-00000008"]
+    assert json.loads((run / "state" / "step-00000008" / "trainer.json").read_text())["step"] == 8
+    grid = Image.open(run / "samples" / "step-00000008.png")
+    assert grid.width > 3 * 32 and grid.height > 2 * 32
+    assert Image.open(run / "loss_curves.png").size[0] > 100
+    colorizer = ganforge.load(model)
+    assert colorizer(torch.rand(1, 1, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_max_steps_shortens_every_phase_in_proportion(tiny_recipe):
+    trainer = Trainer(load_recipe(tiny_recipe, ["train.max_steps=4"]))
+    assert [(p.name, p.steps) for p in trainer.phases] == [("pretrain", 2), ("adversarial", 2)]
+
+
+def test_lifecycle_hooks_fire_and_a_plugin_can_stop_the_run(tiny_recipe, tmp_path):
+    seen: list[tuple] = []
+    plugin = types.ModuleType("recorder")
+
+    @hookimpl
+    def ganforge_run_start(trainer):
+        seen.append(("start", trainer.step))
+
+    @hookimpl
+    def ganforge_after_step(trainer, step, logs):
+        seen.append(("step", step, "loss/l1" in logs))
+        if step == 3:
+            trainer.request_stop("enough")
+
+    @hookimpl
+    def ganforge_checkpoint_written(path, step):
+        seen.append(("checkpoint", Path(path).name, step))
+
+    @hookimpl
+    def ganforge_run_end(status):
+        seen.append(("end", status))
+
+    for hook in (ganforge_run_start, ganforge_after_step, ganforge_checkpoint_written, ganforge_run_end):
+        setattr(plugin, hook.__name__, hook)
+    get_plugin_manager().add_plugin(plugin, name="recorder")
+    train_from_recipe_file(tiny_recipe)
+    assert seen == [
+        ("start", 0),
+        ("step", 1, True),
+        ("step", 2, True),
+        ("step", 3, True),
+        ("checkpoint", "model.safetensors", 3),
+        ("end", "stopped"),
+    ]
+
+
+def test_an_existing_run_is_never_overwritten_without_resume(tiny_recipe):
+    train_from_recipe_file(tiny_recipe, max_steps=2)
+    with pytest.raises(UsageError, match=r"already holds a run \(saved at step-00000002\); pass --resume"):
+        train_from_recipe_file(tiny_recipe, max_steps=2)
+
+
+class ExplodingLoss(GeneratorLoss):
+    """L1 that turns into NaN on its third call."""
+
+    calls = 0
+
+    def __call__(self, context):
+        ExplodingLoss.calls += 1
+        value = (context.prediction.target - context.target).abs().mean()
+        return value * float("nan") if ExplodingLoss.calls >= 3 else value
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_recipe, tmp_path):
+    plugin = types.ModuleType("exploding")
+
+    @hookimpl
+    def ganforge_register(registries):
+        registries.losses.add("exploding", ExplodingLoss)
+
+    plugin.ganforge_register = ganforge_register
+    get_plugin_manager().add_plugin(plugin, name="exploding")
+    ExplodingLoss.calls = 0
+    overrides = ["phases.0.losses={exploding: 1.0}", "train.checkpoint_every=2"]
+    with pytest.raises(TrainingDiverged) as info:
+        train_from_recipe_file(tiny_recipe, overrides)
+    assert str(info.value).startswith("step 3 (phase 'pretrain'): the exploding loss is nan; the last good state (step-00000002) is intact")
+    model = ganforge.load(tmp_path / "run" / "model.safetensors")
+    assert all(torch.isfinite(t).all() for t in model.generator.state_dict().values())
+
+
+KILLER = """
+import os, signal
+from ganforge import hookimpl
+
+@hookimpl
+def ganforge_after_step(step):
+    if str(step) == os.environ.get("GANFORGE_TEST_KILL_AT"):
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_losses_as_an_uninterrupted_one(tiny_recipe, tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    write_distribution(plugins, "killer", "killer_plugin", KILLER, "killer")
+    env = {**os.environ, "PYTHONPATH": str(plugins)}
+    overrides = ["train.checkpoint_every=3", "data.num_workers=1"]
+
+    straight = _run(["train", str(tiny_recipe), *overrides, f"train.out_dir={tmp_path / 'straight'}"], env)
+    assert straight.returncode == 0, straight.stderr
+
+    killed = _run(
+        ["train", str(tiny_recipe), *overrides, f"train.out_dir={tmp_path / 'killed'}"], {**env, "GANFORGE_TEST_KILL_AT": "5"}
+    )
+    assert killed.returncode == -9
+    assert [r["step"] for r in read_metrics(tmp_path / "killed" / "metrics.jsonl")] == [1, 2, 3, 4, 5]
+
+    resumed = _run(["train", str(tiny_recipe), *overrides, f"train.out_dir={tmp_path / 'killed'}", "--resume"], env)
+    assert resumed.returncode == 0, resumed.stderr
+
+    expected = read_metrics(tmp_path / "straight" / "metrics.jsonl")
+    got = read_metrics(tmp_path / "killed" / "metrics.jsonl")
+    assert [r["step"] for r in got] == [r["step"] for r in expected] == list(range(1, 9))
+    for want, have in zip(expected, got):
+        for key, value in want.items():
+            if key.startswith("loss/"):
+                assert have[key] == pytest.approx(value, rel=1e-5, abs=1e-7), (want["step"], key)

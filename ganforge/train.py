@@ -90,6 +90,17 @@ def _check_data_options(recipe: Recipe) -> None:
         raise RecipeError(f"recipe key 'train.ema' must be in [0, 1) (0 disables the average), got {train.ema}")
 
 
+def _distributed_without_accelerator() -> bool:
+    """``accelerate launch --multi_gpu`` on a machine with no accelerator: run the processes on CPU over gloo.
+
+    Accelerate only forms a CPU process group when asked for the CPU explicitly,
+    so without this the launched processes would each train alone.
+    """
+    has_accelerator = getattr(torch, "accelerator", None)
+    available = has_accelerator.is_available() if has_accelerator else torch.cuda.is_available()
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not available
+
+
 @contextlib.contextmanager
 def _frozen(modules: list[torch.nn.Module]) -> Iterator[None]:
     """Stop gradients into ``modules`` (the adversaries while the generator learns)."""
@@ -112,6 +123,7 @@ class Trainer:
         self.run_dir = run_dir_of(recipe)
         _check_data_options(recipe)
         self.accelerator = Accelerator(
+            cpu=_distributed_without_accelerator(),
             mixed_precision=recipe.train.mixed_precision,
             gradient_accumulation_steps=recipe.train.gradient_accumulation,
             log_with=self._trackers(),
@@ -328,7 +340,7 @@ class Trainer:
         train = self.recipe.train
         logs = {**logs, "data/skipped_images": float(self.skipped_images)}
         if self.step % train.log_every == 0 or self.step == phase.end:
-            self.accelerator.log({**logs, "phase": phase.name}, step=self.step)
+            self.accelerator.log({**self._mean_over_processes(logs), "phase": phase.name}, step=self.step)
         progress.update(1)
         progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss/")}, refresh=False)
         get_plugin_manager().hook.ganforge_after_step(trainer=self, step=self.step, logs=logs)
@@ -336,6 +348,13 @@ class Trainer:
             self.write_samples()
         if self.step % train.checkpoint_every == 0:
             self.save()
+
+    def _mean_over_processes(self, logs: dict[str, float]) -> dict[str, float]:
+        if self.accelerator.num_processes == 1:
+            return logs
+        values = torch.tensor(list(logs.values()), dtype=torch.float64, device=self.accelerator.device)
+        means = self.accelerator.reduce(values, reduction="mean").tolist()
+        return dict(zip(logs, means))
 
     # ------------------------------------------------------------------ outputs
 
@@ -378,8 +397,13 @@ class Trainer:
         accelerator.save_state(str(tmp))  # every process writes its own RNG state
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            state = {"step": self.step, "phase": self.phase_at(self.step - 1).name if self.step else None,
-                     "skipped_images": self.skipped_images, "time": time.time()}
+            state = {
+                "step": self.step,
+                "phase": self.phase_at(self.step - 1).name if self.step else None,
+                "skipped_images": self.skipped_images,
+                "num_processes": accelerator.num_processes,
+                "time": time.time(),
+            }
             write_text(tmp / TRAINER_STATE, json.dumps(state, indent=2))
             if final.exists():
                 shutil.rmtree(final)

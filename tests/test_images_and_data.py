@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -136,14 +139,15 @@ def test_empty_folder_is_a_usage_error(tmp_path):
         open_source(f"imagefolder:{tmp_path}", "data.val")
 
 
-def test_hub_dataset_offline_and_uncached_says_what_to_do(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(UsageError) as info:
-        open_source("hub:someone/no-such-dataset:train", "data.train")
-    message = str(info.value)
-    assert message.startswith("recipe key 'data.train': cannot load Hub dataset 'someone/no-such-dataset' (split 'train')")
+def test_hub_dataset_offline_and_uncached_says_what_to_do(tmp_path):
+    # In a fresh process: huggingface_hub reads HF_HUB_OFFLINE once, at import.
+    code = "from ganforge.data import open_source; open_source('hub:someone/no-such-dataset:train', 'data.train')"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith(
+        "ganforge.errors.UsageError: recipe key 'data.train': cannot load Hub dataset 'someone/no-such-dataset' (split 'train')"
+    )
     assert "HF_HUB_OFFLINE is set" in message and "imagefolder:PATH" in message
 
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import types
 from pathlib import Path
 
 import pytest
+import torch
 
+import ganforge
 from ganforge import hookimpl
+from ganforge.checkpoint import read_checkpoint
 from ganforge.errors import PluginLoadError
 from ganforge.plugins import PluginManager, get_registries
 
@@ -116,3 +120,41 @@ def _clean_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganforge-plugin-example"
+
+
+@pytest.mark.slow
+def test_the_example_plugin_installs_lists_and_trains_in_a_recipe(tmp_path):
+    """What CONTRIBUTING.md tells a plugin author to do, done with pip into a private folder."""
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(EXAMPLE)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    env = {**_clean_env(), "PYTHONPATH": str(target)}
+    listed = subprocess.run([sys.executable, "-m", "ganforge", "plugins"], capture_output=True, text=True, env=env, check=False)
+    assert "dilated_cnn" in listed.stdout and "ganforge-plugin-example 0.1.0 (ganforge_example)" in listed.stdout
+    assert "total_variation" in listed.stdout
+
+    out = tmp_path / "run"
+    trained = subprocess.run(
+        [sys.executable, "-m", "ganforge", "train", str(EXAMPLE / "recipe.yaml"), "--max-steps", "3",
+         "data.size=32", "data.batch_size=2", "data.num_workers=0", f"train.out_dir={out}"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    checkpoint = json.loads(read_checkpoint(out / "model.safetensors").metadata["recipe"])
+    assert checkpoint["generator"]["name"] == "dilated_cnn"
+
+
+def test_a_checkpoint_that_needs_a_missing_plugin_says_which_component(tmp_path, tiny_plugin):
+    from ganforge.checkpoint import save_checkpoint
+    from ganforge.config import Recipe
+    from ganforge.errors import RecipeError
+
+    path = save_checkpoint(tmp_path / "m.safetensors", Recipe(generator={"name": "dilated_cnn"}), {"w": torch.zeros(1)})
+    with pytest.raises(RecipeError, match=r"recipe key 'generator': unknown generator 'dilated_cnn'"):
+        ganforge.load(path)

@@ -1,0 +1,55 @@
+"""Two processes on the CPU over gloo, launched the way users launch on GPUs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import ganforge
+
+from .conftest import write_distribution
+
+REPO = Path(__file__).resolve().parents[1]
+
+WHO_WRITES = """
+from pathlib import Path
+from ganforge import hookimpl
+
+@hookimpl
+def ganforge_checkpoint_written(trainer, path, step):
+    Path(path).with_name(f"written-by-process-{trainer.accelerator.process_index}-step-{step}").touch()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="the accelerate launcher is not on PATH")
+def test_accelerate_launch_trains_on_two_cpu_processes(tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    write_distribution(plugins, "who-writes", "who_writes", WHO_WRITES, "who_writes")
+    out = tmp_path / "run"
+    command = [
+        "accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "ganforge", str(REPO / "recipes" / "quickstart.yaml"), "--max-steps", "4",
+        "data.size=32", "data.batch_size=2", "data.num_workers=0", "data.val_images=2",
+        "train.checkpoint_every=2", "train.sample_every=2", f"train.out_dir={out}",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(plugins), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    state = out / "state" / "step-00000004"
+    assert json.loads((state / "trainer.json").read_text())["num_processes"] == 2
+    assert (state / "random_states_0.pkl").is_file() and (state / "random_states_1.pkl").is_file()
+    written = sorted(p.name for p in out.glob("written-by-*"))
+    assert written == ["written-by-process-0-step-2", "written-by-process-0-step-4"]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-00000002.png", "step-00000004.png"]
+    assert result.stdout.count("ganforge: trained 'quickstart' to step 4") == 1
+    colorizer = ganforge.load(out / "model.safetensors")
+    assert colorizer.recipe.name == "quickstart"

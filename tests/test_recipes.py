@@ -1,0 +1,28 @@
+"""Every shipped recipe loads, builds and trains a couple of steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ganforge
+from ganforge.config import load_recipe
+from ganforge.train import train_from_recipe_file
+
+RECIPES = sorted(p for p in (Path(__file__).resolve().parents[1] / "recipes").glob("**/*.yaml") if p.name != "base.yaml")
+SMALL = ["data.size=32", "data.batch_size=2", "data.num_workers=0", "data.val_images=1"]
+
+
+def test_the_documented_recipes_exist():
+    names = {p.stem for p in RECIPES}
+    assert {"quickstart", "l2_regression", "gan", "per_channel"} <= names
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_trains_a_few_steps_and_its_checkpoint_loads(path, tmp_path):
+    recipe = load_recipe(path)
+    steps = len(recipe.phases) + 1
+    model = train_from_recipe_file(path, [*SMALL, f"train.out_dir={tmp_path}"], max_steps=steps)
+    colorizer = ganforge.load(model)
+    assert colorizer.recipe.name == path.stem

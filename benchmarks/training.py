@@ -60,7 +60,7 @@ def hand_written_loop(trainer: Trainer, batch: dict) -> callable:
         g_loss.backward()
         g_opt.step()
         ema.update(generator)
-        float(g_loss), float(d_loss)  # the trainer reads its losses too
+        g_loss.item(), d_loss.item()  # the trainer reads its losses too
 
     return step
 

@@ -166,3 +166,22 @@ def test_a_killed_run_resumes_to_the_same_losses_as_an_uninterrupted_one(tiny_re
         for key, value in want.items():
             if key.startswith("loss/"):
                 assert have[key] == pytest.approx(value, rel=1e-5, abs=1e-7), (want["step"], key)
+
+
+def test_gradient_accumulation_and_bf16_mixed_precision_train(tiny_recipe, tmp_path):
+    trainer = Trainer(
+        load_recipe(tiny_recipe, ["train.gradient_accumulation=2", "train.mixed_precision=bf16", "train.max_steps=2"])
+    )
+    positions = []
+    original = trainer._micro_step
+
+    def spy(phase, batch):
+        positions.append(batch["gray"].shape[0])
+        return original(phase, batch)
+
+    trainer._micro_step = spy
+    trainer.fit()
+    assert trainer.step == 2 and len(positions) == 4  # two optimizer steps of two micro-batches each
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert [r["step"] for r in records] == [1, 2]
+    assert all(torch.isfinite(torch.tensor(r["loss/l1"])) for r in records)

@@ -15,7 +15,6 @@ from . import __version__
 from .errors import GanforgeError
 
 PROG = "ganforge"
-SUBCOMMANDS = ("train", "colorize", "eval", "compare", "plugins")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(run=_cmd_plugins)
 
+    from .plugins import get_plugin_manager
+
+    get_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
     for name, text in [
         ("colorize", "colorize images with a checkpoint (not yet available)"),
         ("eval", "evaluate a checkpoint on a data source (not yet available)"),
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _normalise_argv(argv: list[str]) -> list[str]:
     """A bare recipe path means ``train`` (so ``accelerate launch -m ganforge RECIPE.yaml`` works)."""
-    if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-"):
+    if argv and argv[0].endswith((".yaml", ".yml")):
         return ["train", *argv]
     return argv
 

@@ -44,6 +44,9 @@ class PhaseConfig:
 
     name: str = MISSING
     steps: int = MISSING
+    # "colorize": gray in, colors out; "unconditional": the generator draws whole color
+    # images from a latent vector and the adversaries learn what color images look like
+    mode: str = "colorize"
     train: list[str] = field(default_factory=lambda: ["generator"])
     # loss name -> weight, or -> {weight: w, **loss options}
     losses: dict[str, Any] = field(default_factory=dict)
@@ -264,18 +267,51 @@ def _parse_override(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _component_name(value: Any) -> Any:
+    return value if isinstance(value, str) else value.get("name") if isinstance(value, dict) else None
+
+
+def _replace_components(config: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Apply the component keys of ``data`` to ``config`` where merging would be wrong; return the rest.
+
+    A component whose ``name`` changes is replaced whole (a base's U-Net options mean
+    nothing to another generator), and ``adversaries: {NAME: null}`` removes an adversary.
+    """
+    data = dict(data)
+    for key in ("generator", "color_space"):
+        if key in data and _component_name(data[key]) not in (None, _component_name(config[key])):
+            config[key] = data.pop(key)
+    adversaries = dict(data.get("adversaries") or {})
+    for name, value in list(adversaries.items()):
+        current = config.adversaries.get(name)
+        if value is None or (current is not None and _component_name(value) != _component_name(current)):
+            config.adversaries.pop(name, None)
+            if value is None:
+                del adversaries[name]
+    if "adversaries" in data:
+        data["adversaries"] = adversaries
+    return data
+
+
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Read, merge, override and validate a recipe; the result is fully resolved."""
     path = Path(path)
     config = OmegaConf.structured(Recipe)
     for source, data in _recipe_chain(path):
         check_mapping(data, Recipe, "", str(source))
-        config = OmegaConf.merge(config, data)
+        config = OmegaConf.merge(config, _replace_components(config, data))
     for item in overrides:
         key, value = _parse_override(item)
-        check_value(value, _schema_type_at(key.split("."), COMMAND_LINE), key, COMMAND_LINE)
+        schema_type = _schema_type_at(key.split("."), COMMAND_LINE)
+        check_value(value, schema_type, key, COMMAND_LINE)
+        if dataclasses.is_dataclass(schema_type) and isinstance(value, dict):  # a whole phase, data, train...
+            value = OmegaConf.merge(OmegaConf.structured(schema_type), value)
+        parts = key.split(".")
+        if parts[0] == "adversaries" and len(parts) == 2 and value is None:
+            config.adversaries.pop(parts[1], None)
+            continue
         try:
-            OmegaConf.update(config, key, value, merge=True)
+            OmegaConf.update(config, key, value, merge=False)  # key=value assigns, as in Hydra
         except OmegaConfBaseException as exc:
             raise RecipeError(f"{COMMAND_LINE}: cannot set '{key}': {str(exc).splitlines()[0]}") from None
     if not config.name:

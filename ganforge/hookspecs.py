@@ -46,6 +46,16 @@ def ganforge_register(registries: Registries) -> None:
 
 
 @hookspec
+def ganforge_add_commands(subparsers: Any) -> None:
+    """Add ``ganforge`` subcommands: ``subparsers`` is argparse's sub-parser action.
+
+    Give each parser ``set_defaults(run=function)``; the function receives the
+    parsed arguments and returns the exit code. Raise a ``ganforge.errors.UsageError``
+    for bad input so the CLI prints it on one line and exits with code 2.
+    """
+
+
+@hookspec
 def ganforge_run_start(trainer: Any) -> None:
     """Called once before the first training step (after resuming, if resuming).
 

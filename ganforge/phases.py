@@ -18,6 +18,7 @@ from .errors import RecipeError
 from .plugins import get_registries
 
 GENERATOR = "generator"
+PHASE_MODES = ("colorize", "unconditional")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Phase:
     name: str
     start: int
     steps: int
+    mode: str
     trains: list[str]
     generator_losses: list[WeightedLoss]
     adversarial_losses: list[WeightedLoss]
@@ -108,7 +110,24 @@ def scale_steps(steps: list[int], max_steps: int | None) -> list[int]:
     return scaled
 
 
-def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot]) -> list[Phase]:
+def _check_unconditional(
+    name: str, key: str, generator_losses: list[WeightedLoss], adversarial: list[WeightedLoss], latent_dim: int
+) -> None:
+    if not latent_dim:
+        raise RecipeError(
+            f"recipe key '{key}.mode': phase '{name}' is unconditional but the generator has no latent input "
+            "(set e.g. generator.latent: 64)"
+        )
+    if generator_losses:
+        raise RecipeError(
+            f"recipe key '{key}.losses.{generator_losses[0].name}': an unconditional phase has no ground truth "
+            "to reconstruct; use adversarial losses only"
+        )
+    if not adversarial:
+        raise RecipeError(f"recipe key '{key}.losses': an unconditional phase needs an adversarial loss")
+
+
+def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot], latent_dim: int = 0) -> list[Phase]:
     if not recipe.phases:
         raise RecipeError("recipe key 'phases' is empty; add at least one phase, e.g. {name: train, steps: 1000, losses: {l1: 1.0}}")
     steps = scale_steps([p.steps for p in recipe.phases], recipe.train.max_steps)
@@ -139,6 +158,10 @@ def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot]) -> list[P
             )
         if GENERATOR in config.train and not losses:
             raise RecipeError(f"recipe key '{key}.losses' is empty: phase '{config.name}' gives the generator nothing to learn")
-        phases.append(Phase(config.name, start, count, list(config.train), generator_losses, adversarial))
+        if config.mode not in PHASE_MODES:
+            raise RecipeError(f"recipe key '{key}.mode' must be one of {', '.join(PHASE_MODES)}, got {config.mode!r}")
+        if config.mode == "unconditional":
+            _check_unconditional(config.name, key, generator_losses, adversarial, latent_dim)
+        phases.append(Phase(config.name, start, count, config.mode, list(config.train), generator_losses, adversarial))
         start += count
     return phases

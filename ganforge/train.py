@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
@@ -122,6 +123,9 @@ class Trainer:
         self.recipe = recipe
         self.run_dir = run_dir_of(recipe)
         _check_data_options(recipe)
+        # Accelerate keeps its settings process-wide; a second Trainer in one process (a notebook,
+        # a sweep) must be free to choose other ones. The process group (PartialState) is kept.
+        AcceleratorState._reset_state(reset_partial_state=False)
         self.accelerator = Accelerator(
             cpu=_distributed_without_accelerator(),
             mixed_precision=recipe.train.mixed_precision,
@@ -133,7 +137,8 @@ class Trainer:
         self.color_space = build_color_space(recipe)
         generator = build_generator(recipe, self.color_space)
         self.adversaries = build_adversaries(recipe, self.color_space)
-        self.phases = plan_phases(recipe, self.adversaries)
+        self.latent_dim = int(getattr(generator, "latent_dim", 0))
+        self.phases = plan_phases(recipe, self.adversaries, self.latent_dim)
         self.total_steps = self.phases[-1].end
         self.train_source = open_source(recipe.data.train, "data.train")
         self.val_source = open_source(recipe.data.val, "data.val") if recipe.data.val else self.train_source
@@ -283,12 +288,18 @@ class Trainer:
         noise = torch.randn(gray.shape[0], self.noise_dim, device=device) if self.noise_dim else None
         logs: dict[str, float] = {}
         with torch.set_grad_enabled(phase.trains_generator):
-            prediction = Prediction.wrap(self.generator(gray, noise))
+            if phase.mode == "unconditional":  # whole color images from a latent; the gray channel is generated too
+                latent = torch.randn(gray.shape[0], self.latent_dim, device=device)
+                prediction = Prediction.wrap(self.generator(gray, None, latent=latent))
+                fake_gray = prediction.extras["gray"]
+            else:
+                prediction = Prediction.wrap(self.generator(gray, noise))
+                fake_gray = gray
 
         for name in phase.trained_adversaries:
             slot = self.adversaries[name]
             real = slot.network(gray, target[:, slot.channels])
-            fake = slot.network(gray, prediction.target.detach()[:, slot.channels])
+            fake = slot.network(fake_gray.detach(), prediction.target.detach()[:, slot.channels])
             loss = sum(w.weight * w.loss.adversary_loss(real, fake) for w in phase.adversarial_losses)
             logs[f"loss/adversary_{name}"] = self._checked(loss, f"adversary '{name}'", phase)
             self._update(name, loss)
@@ -307,7 +318,7 @@ class Trainer:
                     value = sum(
                         slot.weight
                         * weighted.loss.generator_loss(
-                            self.accelerator.unwrap_model(slot.network)(gray, prediction.target[:, slot.channels])
+                            self.accelerator.unwrap_model(slot.network)(fake_gray, prediction.target[:, slot.channels])
                         )
                         for slot in adversaries
                     )

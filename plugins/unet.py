@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge import hookimpl
+from ganforge.components import Prediction
 from ganforge.registry import Registries
 
 NORMS = ("batch", "instance", "group", "none")
@@ -24,6 +25,12 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
 
 
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Replicate-pad the bottom/right so both sides divide by ``multiple`` (crop the output back)."""
+    pad_h, pad_w = -x.shape[-2] % multiple, -x.shape[-1] % multiple
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+
+
 def conv_block(in_channels: int, out_channels: int, norm: str, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=norm == "none"),
@@ -39,10 +46,23 @@ class UNet(nn.Module):
     ``depth`` levels (the input side must be divisible by 2**(depth-1), or it
     is padded). ``noise`` > 0 adds a noise vector of that size, broadcast over
     the bottleneck, so one gray input can give several colorizations.
+
+    ``latent`` > 0 makes the decoder usable as an *unconditional* generator
+    (``forward(gray, latent=z)``): z is mapped to a 4x4 map, resized to the
+    bottleneck and decoded with zero skip connections into a whole color image
+    (gray channel in ``extras["gray"]``). Training it first on color images,
+    then colorizing, carries the bottleneck, decoder and output head over.
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, width: int = 32, depth: int = 4, noise: int = 0, norm: str = "batch"
+        self,
+        in_channels: int,
+        out_channels: int,
+        width: int = 32,
+        depth: int = 4,
+        noise: int = 0,
+        norm: str = "batch",
+        latent: int = 0,
     ) -> None:
         super().__init__()
         if depth < 2:
@@ -50,6 +70,7 @@ class UNet(nn.Module):
         if width < 1 or noise < 0:
             raise ValueError("width must be positive and noise non-negative")
         self.noise_dim = noise
+        self.latent_dim = latent
         self.depth = depth
         channels = [width * min(2**level, 8) for level in range(depth)]
         self.stem = conv_block(in_channels, channels[0], norm)
@@ -59,16 +80,25 @@ class UNet(nn.Module):
             conv_block(channels[i + 1] + channels[i], channels[i], norm) for i in reversed(range(depth - 1))
         )
         self.head = nn.Conv2d(channels[0], out_channels, 1)
+        self.channels = channels
+        if latent:
+            self.from_latent = nn.Linear(latent, channels[-1] * 16)
+            self.gray_head = nn.Conv2d(channels[0], in_channels, 1)
 
-    def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, gray: torch.Tensor, noise: torch.Tensor | None = None, latent: torch.Tensor | None = None
+    ) -> torch.Tensor | Prediction:
         height, width = gray.shape[-2:]
-        multiple = 2 ** (self.depth - 1)
-        pad_h, pad_w = -height % multiple, -width % multiple
-        x = F.pad(gray, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else gray
-        skips = [self.stem(x)]
+        padded = pad_to_multiple(gray, 2 ** (self.depth - 1))
+        if latent is not None:
+            return self._generate(latent, padded.shape[-2:], height, width)
+        skips = [self.stem(padded)]
         for down in self.down:
             skips.append(down(skips[-1]))
-        x = skips.pop()
+        features = self._decode(skips.pop(), skips, noise)
+        return torch.tanh(self.head(features))[..., :height, :width]
+
+    def _decode(self, x: torch.Tensor, skips: list[torch.Tensor], noise: torch.Tensor | None) -> torch.Tensor:
         if self.noise_dim:
             if noise is None:  # the deterministic "mean" sample
                 noise = x.new_zeros(x.shape[0], self.noise_dim)
@@ -77,7 +107,19 @@ class UNet(nn.Module):
         for up in self.up:
             skip = skips.pop()
             x = up(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="nearest"), skip], dim=1))
-        return torch.tanh(self.head(x))[..., :height, :width]
+        return x
+
+    def _generate(self, latent: torch.Tensor, size: torch.Size, height: int, width: int) -> Prediction:
+        if not self.latent_dim:
+            raise ValueError("this U-Net has no latent input: set generator.latent to train it unconditionally")
+        batch = latent.shape[0]
+        sides = [(size[0] // 2**level, size[1] // 2**level) for level in range(self.depth)]
+        x = self.from_latent(latent).view(batch, self.channels[-1], 4, 4)
+        x = F.interpolate(x, size=sides[-1], mode="bilinear", align_corners=False)
+        skips = [x.new_zeros(batch, c, *side) for c, side in zip(self.channels[:-1], sides[:-1])]
+        features = self._decode(x, skips, None)
+        gray = torch.tanh(self.gray_head(features))[..., :height, :width]
+        return Prediction(torch.tanh(self.head(features))[..., :height, :width], extras={"gray": gray})
 
 
 @hookimpl

@@ -139,3 +139,23 @@ def test_component_spec_accepts_name_or_mapping():
     assert ComponentSpec.parse({"name": "unet", "width": 8}, "generator").kwargs == {"width": 8}
     with pytest.raises(RecipeError, match="recipe key 'generator' must be a component name or a mapping with 'name'"):
         ComponentSpec.parse({"width": 8}, "generator")
+
+
+def test_a_component_renamed_in_a_child_replaces_the_base_options(recipes):
+    write(recipes / "other.yaml", "extends: child.yaml\ngenerator: {name: eccv16, width: 8}\ncolor_space: {name: rgb}\n")
+    recipe = load_recipe(recipes / "other.yaml")
+    assert recipe.generator == {"name": "eccv16", "width": 8}
+    assert recipe.color_space == {"name": "rgb"}
+
+
+def test_a_child_can_remove_or_replace_a_base_adversary(recipes):
+    write(recipes / "swap.yaml", "extends: child.yaml\nadversaries:\n  a: null\n  e: {name: ebgan}\n")
+    assert load_recipe(recipes / "swap.yaml").adversaries == {"e": {"name": "ebgan"}}
+    write(recipes / "retype.yaml", "extends: child.yaml\nadversaries:\n  a: {name: ebgan, width: 8}\n")
+    assert load_recipe(recipes / "retype.yaml").adversaries == {"a": {"name": "ebgan", "width": 8}}
+
+
+def test_command_line_component_swaps_replace_and_null_removes(recipes):
+    recipe = load_recipe(recipes / "child.yaml", ["generator={name: eccv16}", "adversaries.a=null", "generator.width=4"])
+    assert recipe.generator == {"name": "eccv16", "width": 4}
+    assert recipe.adversaries == {}

@@ -16,7 +16,10 @@ SMALL = ["data.size=32", "data.batch_size=2", "data.num_workers=0", "data.val_im
 
 def test_the_documented_recipes_exist():
     names = {p.stem for p in RECIPES}
-    assert {"quickstart", "l2_regression", "gan", "per_channel"} <= names
+    assert {
+        "quickstart", "l2_regression", "gan", "per_channel", "per_channel_rgb", "zhang_classification",
+        "zhang_then_gan", "ebgan", "diverse", "unconditional_pretrain",
+    } <= names
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)

@@ -47,6 +47,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_colorize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .colorize import load
+    from .colorize_files import ColorizeOptions, colorize_files
+
+    options = ColorizeOptions(
+        samples=args.samples,
+        confidence=args.confidence,
+        size=args.size,
+        temperature=args.temperature,
+        desaturate_below=args.desaturate_below,
+        overwrite=args.overwrite,
+    )
+    report = colorize_files(load(args.checkpoint), [Path(p) for p in args.inputs], Path(args.output), options)
+    notes = [f"wrote {len(report.written)} file(s)"]
+    if report.skipped_existing:
+        notes.append(f"skipped {report.skipped_existing} existing (use --overwrite)")
+    if report.unreadable:
+        notes.append(f"{len(report.unreadable)} unreadable")
+    if report.color_inputs:
+        notes.append(f"{report.color_inputs} color input(s) were made gray first")
+    print(f"{PROG}: " + "; ".join(notes))
+    return 1 if report.unreadable and not report.written and not report.skipped_existing else 0
+
+
 def _not_yet(name: str):
     def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"'{PROG} {name}' is not available in ganforge {__version__} yet")
@@ -79,8 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .plugins import get_plugin_manager
 
     get_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
+    colorize = sub.add_parser("colorize", help="colorize image files and folders with a checkpoint")
+    colorize.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/quickstart/model.safetensors")
+    colorize.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (walked recursively)")
+    colorize.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    colorize.add_argument("--samples", type=int, default=0, metavar="N", help="write N diverse colorizations (noise models)")
+    colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
+    colorize.add_argument("--desaturate-below", type=float, metavar="C", help="fade colors toward gray where confidence < C")
+    colorize.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
+    colorize.add_argument("--size", type=int, metavar="PX", help="working resolution, short side (default: training size)")
+    colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    colorize.set_defaults(run=_cmd_colorize)
+
     for name, text in [
-        ("colorize", "colorize images with a checkpoint (not yet available)"),
         ("eval", "evaluate a checkpoint on a data source (not yet available)"),
         ("compare", "train and compare several recipes (not yet available)"),
     ]:

@@ -1,26 +1,47 @@
-"""Colorizer: a trained generator and its color space, ready to colorize images."""
+"""Colorizer: a trained generator and its color space, ready to colorize pictures.
+
+The model runs at a working resolution (``size``, the short side; the recipe's
+training crop size by default). Its predicted chroma is then upsampled and
+combined with the *original* full-resolution lightness, so fine detail is
+never lost to the model's resolution.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import overload
 
 import torch
+import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from .build import build_color_space, build_generator
 from .checkpoint import load_weights, read_checkpoint
-from .colormath import to_gray
+from .colormath import lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
 from .components import ColorSpace, Prediction
 from .config import Recipe
+from .errors import UsageError
+from .images import normalise_mode, to_pil, to_tensor
+
+SPREAD_SCALE = 10.0  # ab units (one Zhang bin): sample spread at which noise-model confidence is 1/e
 
 
 class Colorizer:
-    """Colorize gray (or color, made gray first) image batches with a trained generator."""
+    """Colorize gray (or color, made gray first) pictures: PIL images or tensor batches.
+
+    >>> colorizer = ganforge.load("runs/quickstart/model.safetensors")  # doctest: +SKIP
+    >>> colorizer(Image.open("old_photo.jpg")).save("colorized.png")    # doctest: +SKIP
+    """
 
     def __init__(self, generator: nn.Module, color_space: ColorSpace, recipe: Recipe) -> None:
         self.generator = generator.eval()
         self.color_space = color_space
         self.recipe = recipe
+        self.noise_dim = int(getattr(generator, "noise_dim", 0))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, prefer_ema: bool = True) -> Colorizer:
@@ -34,16 +55,145 @@ class Colorizer:
     def device(self) -> torch.device:
         return next(self.generator.parameters()).device
 
-    @torch.no_grad()
-    def __call__(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, 1 or 3, H, W)`` values in [0, 1] -> colorized sRGB ``(B, 3, H, W)`` in [0, 1]."""
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(f"expected a (B, 1 or 3, H, W) batch, got shape {tuple(images.shape)}")
+    @property
+    def has_confidence(self) -> bool:
+        """Whether :meth:`confidence` can answer: classification models and noise models can."""
+        probe = self._predict(torch.zeros(1, 1, 16, 16, device=self.device), None)
+        return probe.logits is not None or bool(self.noise_dim)
+
+    def to(self, device: str | torch.device) -> Colorizer:
+        self.generator.to(device)
+        return self
+
+    # ------------------------------------------------------------------ public
+
+    @overload
+    def __call__(self, images: Image.Image, **options: object) -> Image.Image: ...
+    @overload
+    def __call__(self, images: torch.Tensor, **options: object) -> torch.Tensor: ...
+
+    def __call__(
+        self,
+        images: Image.Image | torch.Tensor,
+        *,
+        noise: torch.Tensor | None = None,
+        temperature: float | None = None,
+        size: int | None = None,
+        desaturate_below: float | None = None,
+    ) -> Image.Image | torch.Tensor:
+        """Colorize a PIL image (returns one) or a ``(B, 1 or 3, H, W)`` batch in [0, 1] (returns ``(B, 3, H, W)``).
+
+        ``temperature``: annealed-mean temperature of classification models.
+        ``size``: working resolution (short side). ``desaturate_below``: fade the
+        colors toward gray where confidence is below this value (0..1).
+        """
+        gray = self._gray(images)
+        with self._temperature(temperature):
+            chroma = self._chroma(gray, noise, size)
+            if desaturate_below is not None:
+                if not 0 < desaturate_below <= 1:
+                    raise ValueError(f"desaturate_below must be in (0, 1], got {desaturate_below}")
+                chroma = chroma * (self._confidence(gray, size) / desaturate_below).clamp(max=1.0)
+        return self._output(self._combine(gray, chroma), images)
+
+    def sample(self, images: Image.Image | torch.Tensor, n: int, *, seed: int = 0, **options: object) -> list:
+        """``n`` colorizations with different noise (noise models only; seeded, so repeatable)."""
+        if not self.noise_dim:
+            raise UsageError("this model takes no noise, so all its samples would be the same; use a noise recipe")
+        batch = self._gray(images).shape[0]
+        generator = torch.Generator().manual_seed(seed)
+        return [
+            self(images, noise=torch.randn(batch, self.noise_dim, generator=generator).to(self.device), **options)
+            for _ in range(n)
+        ]
+
+    def confidence(self, images: Image.Image | torch.Tensor, *, size: int | None = None) -> Image.Image | torch.Tensor:
+        """Per-pixel confidence in [0, 1]: ``1 - entropy / log Q`` of a classification model's bin
+        distribution, or ``exp(-spread / 10)`` of the ab spread over 8 noise samples."""
+        gray = self._gray(images)
+        result = self._confidence(gray, size)
+        if isinstance(images, Image.Image):
+            return to_pil(result[0])
+        return result
+
+    # ------------------------------------------------------------------ steps
+
+    def _gray(self, images: Image.Image | torch.Tensor) -> torch.Tensor:
+        """Gray sRGB values ``(B, 1, H, W)`` at full resolution; color input is made gray the model's way."""
+        if isinstance(images, Image.Image):
+            images = to_tensor(normalise_mode(images)).unsqueeze(0)
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3):
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"expected a PIL image or a (B, 1 or 3, H, W) tensor in [0, 1], got {shape}")
         images = images.to(self.device, torch.float32)
-        gray = images if images.shape[1] == 1 else to_gray(images, getattr(self.color_space, "gray", "lstar"))
-        gray_input = self.color_space.encode_gray(gray)
-        prediction = Prediction.wrap(self.generator(gray_input, noise) if noise is not None else self.generator(gray_input))
-        return self.color_space.merge(gray_input, prediction.target)
+        if images.shape[1] == 3:
+            images = to_gray(images, getattr(self.color_space, "gray", "lstar"))
+        return images
+
+    def _working(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
+        size = size or self.recipe.data.size
+        height, width = gray.shape[-2:]
+        scale = size / min(height, width)
+        shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+        small = gray if shape == (height, width) else F.interpolate(gray, size=shape, mode="area" if scale < 1 else "bilinear")
+        return self.color_space.encode_gray(small.clamp(0, 1))
+
+    def _predict(self, gray_input: torch.Tensor, noise: torch.Tensor | None) -> Prediction:
+        with torch.inference_mode():
+            return Prediction.wrap(self.generator(gray_input, noise) if noise is not None else self.generator(gray_input))
+
+    def _chroma(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None) -> torch.Tensor:
+        """Predicted a*b* ``(B, 2, H, W)`` at full resolution, whatever the model's color space."""
+        gray_input = self._working(gray, size)
+        rgb = self.color_space.merge(gray_input, self._predict(gray_input, noise).target.float())
+        return F.interpolate(rgb_to_lab(rgb)[:, 1:], size=gray.shape[-2:], mode="bilinear", align_corners=False)
+
+    def _confidence(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
+        gray_input = self._working(gray, size)
+        prediction = self._predict(gray_input, None)
+        if prediction.logits is not None:
+            probabilities = torch.softmax(prediction.logits.float(), dim=1)
+            entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(1, keepdim=True)
+            confidence = 1 - entropy / math.log(probabilities.shape[1])
+        elif self.noise_dim:
+            generator = torch.Generator().manual_seed(0)
+            ab = torch.stack(
+                [
+                    rgb_to_lab(self.color_space.merge(gray_input, self._predict(gray_input, z.to(self.device)).target.float()))[:, 1:]
+                    for z in torch.randn(8, gray.shape[0], self.noise_dim, generator=generator)
+                ]
+            )
+            spread = ab.var(0, unbiased=False).sum(1, keepdim=True).sqrt()
+            confidence = torch.exp(-spread / SPREAD_SCALE)
+        else:
+            raise UsageError(
+                "this model gives no confidence: it neither classifies colors (generator 'zhang') nor takes noise"
+            )
+        return F.interpolate(confidence, size=gray.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
+
+    @staticmethod
+    def _combine(gray: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+        return lab_to_rgb(torch.cat([lightness_of_gray(gray), chroma], dim=1))
+
+    @staticmethod
+    def _output(rgb: torch.Tensor, like: Image.Image | torch.Tensor) -> Image.Image | torch.Tensor:
+        return to_pil(rgb[0]) if isinstance(like, Image.Image) else rgb
+
+    @contextlib.contextmanager
+    def _temperature(self, temperature: float | None) -> Iterator[None]:
+        if temperature is None:
+            yield
+            return
+        if not hasattr(self.generator, "temperature"):
+            raise UsageError("temperature applies to classification models (generator 'zhang') only")
+        if temperature <= 0:
+            raise UsageError(f"temperature must be positive, got {temperature}")
+        previous = self.generator.temperature
+        self.generator.temperature = temperature
+        try:
+            yield
+        finally:
+            self.generator.temperature = previous
 
 
 def load(path: str | Path) -> Colorizer:

@@ -1,0 +1,117 @@
+"""``ganforge colorize``: colorize image files and folders with a checkpoint.
+
+Folders are walked recursively and mirrored under the output folder; an output
+that already exists is skipped unless ``overwrite`` (so an interrupted run
+resumes); every file is written under a temporary name and renamed, so a
+failure never leaves a partial image behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .atomic import atomic_path
+from .colorize import Colorizer
+from .errors import UsageError
+from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
+
+log = logging.getLogger("ganforge.colorize")
+
+# formats PIL writes well; anything else (e.g. .pgm, .gif) is written as .png
+_KEEP_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass
+class ColorizeOptions:
+    samples: int = 0
+    confidence: bool = False
+    size: int | None = None
+    temperature: float | None = None
+    desaturate_below: float | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class ColorizeReport:
+    written: list[Path] = field(default_factory=list)
+    skipped_existing: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    color_inputs: int = 0
+
+
+def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    """(input file, output file) pairs; folders keep their relative layout under ``output``."""
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise UsageError(f"input '{missing[0]}' does not exist")
+    single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in _KEEP_SUFFIXES
+    if single_file:
+        return [(inputs[0], output)]
+    jobs = []
+    for item in inputs:
+        if item.is_file():
+            jobs.append((item, output / _output_name(Path(item.name))))
+            continue
+        for path in sorted(p for p in item.rglob("*") if p.is_file()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                log.warning("skipping %s: not an image file (%s)", path, ", ".join(IMAGE_SUFFIXES))
+                continue
+            jobs.append((path, output / _output_name(path.relative_to(item))))
+    return jobs
+
+
+def _output_name(relative: Path) -> Path:
+    return relative if relative.suffix.lower() in _KEEP_SUFFIXES else relative.with_suffix(".png")
+
+
+def _save(image: Image.Image, path: Path) -> None:
+    image = image.convert("RGB") if path.suffix.lower() in (".jpg", ".jpeg") else image
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()], quality=95)
+
+
+def _variant(path: Path, tag: str, suffix: str | None = None) -> Path:
+    return path.with_name(f"{path.stem}_{tag}{suffix or path.suffix}")
+
+
+def colorize_files(colorizer: Colorizer, inputs: list[Path], output: Path, options: ColorizeOptions) -> ColorizeReport:
+    jobs = plan_jobs(inputs, output)
+    if not jobs:
+        raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+    if options.samples and not colorizer.noise_dim:
+        raise UsageError("--samples needs a model with a noise input (e.g. one trained from recipes/diverse.yaml)")
+    if (options.confidence or options.desaturate_below is not None) and not colorizer.has_confidence:
+        raise UsageError(
+            "--confidence and --desaturate-below need a classification model (generator 'zhang') or a noise model"
+        )
+    report = ColorizeReport()
+    call = {"size": options.size, "temperature": options.temperature, "desaturate_below": options.desaturate_below}
+    for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2):
+        if target.exists() and not options.overwrite:
+            report.skipped_existing += 1
+            continue
+        try:
+            image = open_image(source)
+        except UnreadableImage as exc:
+            log.warning("skipping %s: %s", source, exc)
+            report.unreadable.append(str(source))
+            continue
+        if not is_grayscale(image):
+            report.color_inputs += 1
+        if options.samples:
+            for i, sample in enumerate(colorizer.sample(image, options.samples, **call), start=1):
+                _save(sample, _variant(target, f"sample{i}"))
+                report.written.append(_variant(target, f"sample{i}"))
+        else:
+            _save(colorizer(image, **call), target)
+            report.written.append(target)
+        if options.confidence:
+            confidence_path = _variant(target, "confidence", ".png")
+            _save(colorizer.confidence(image, size=options.size), confidence_path)
+            report.written.append(confidence_path)
+    return report

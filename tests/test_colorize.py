@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ganforge
+from ganforge.checkpoint import save_checkpoint
+from ganforge.colormath import rgb_to_lab
+from ganforge.config import Recipe
+from ganforge.errors import UsageError
+from ganforge.images import to_tensor
+from ganforge.plugins import get_registries
+
+
+def checkpoint(tmp_path: Path, generator: dict, name: str = "model") -> Path:
+    recipe = Recipe(name=name, generator=generator)
+    network = get_registries().generators.create(generator["name"], in_channels=1, out_channels=2,
+                                                 **{k: v for k, v in generator.items() if k != "name"})  # fmt: skip
+    with torch.no_grad():  # a mild, input-dependent tint, so outputs are visibly colored
+        for parameter in network.parameters():
+            parameter.mul_(0.5)
+    return save_checkpoint(tmp_path / f"{name}.safetensors", recipe, network.state_dict())
+
+
+@pytest.fixture
+def unet_checkpoint(tmp_path) -> Path:
+    return checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
+
+
+def photo(width=48, height=40) -> Image.Image:
+    rng = np.random.default_rng(0)
+    gradient = np.linspace(0, 255, width)[None, :].repeat(height, 0) * 0.5 + rng.integers(0, 100, (height, width))
+    return Image.fromarray(gradient.clip(0, 255).astype(np.uint8), "L")
+
+
+def test_pil_in_pil_out_at_full_resolution_keeping_the_lightness(unet_checkpoint):
+    colorizer = ganforge.load(unet_checkpoint)
+    image = photo(61, 33)
+    out = colorizer(image, size=16)  # the model works at 16 px; the output keeps all 61 x 33 pixels
+    assert isinstance(out, Image.Image) and out.size == (61, 33) and out.mode == "RGB"
+    lab_out = rgb_to_lab(to_tensor(out)[None])
+    lab_in = rgb_to_lab(to_tensor(image.convert("RGB"))[None])
+    assert (lab_out[:, 0] - lab_in[:, 0]).abs().median() < 0.5  # lightness kept (except out-of-gamut clipping)
+    assert lab_out[:, 1:].abs().mean() > 0.5  # and colored
+
+
+def test_tensor_batches_and_color_inputs(unet_checkpoint):
+    colorizer = ganforge.load(unet_checkpoint)
+    batch = torch.rand(2, 3, 20, 24)
+    out = colorizer(batch)
+    assert out.shape == (2, 3, 20, 24)
+    with pytest.raises(ValueError, match=r"expected a PIL image or a \(B, 1 or 3, H, W\) tensor"):
+        colorizer(torch.rand(3, 20, 24))
+    with pytest.raises(UsageError, match="temperature applies to classification models"):
+        colorizer(batch, temperature=0.5)
+    with pytest.raises(UsageError, match="takes no noise"):
+        colorizer.sample(batch, 3)
+    with pytest.raises(UsageError, match="gives no confidence"):
+        colorizer.confidence(batch)
+
+
+def test_classification_confidence_is_one_minus_normalised_entropy(tmp_path):
+    colorizer = ganforge.load(
+        checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8})
+    )
+    with torch.no_grad():
+        colorizer.generator.classify.weight.zero_()
+        colorizer.generator.classify.bias.zero_()  # uniform over bins: knows nothing
+    gray = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(colorizer.confidence(gray), torch.zeros(1, 1, 16, 16), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        colorizer.generator.classify.bias[100] = 50.0  # all mass on one bin: certain
+    torch.testing.assert_close(colorizer.confidence(gray), torch.ones(1, 1, 16, 16), atol=1e-5, rtol=0)
+    # temperature changes the decoded colors of the same distribution
+    with torch.no_grad():
+        colorizer.generator.classify.bias.copy_(torch.linspace(0, 3, 261))
+    assert not torch.allclose(colorizer(gray, temperature=1.0), colorizer(gray, temperature=0.1))
+
+
+def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path):
+    colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4}))
+    gray = torch.rand(1, 1, 16, 16)
+    samples = colorizer.sample(gray, 3)
+    assert len(samples) == 3 and not torch.allclose(samples[0], samples[1])
+    assert all(torch.equal(a, b) for a, b in zip(samples, colorizer.sample(gray, 3)))  # seeded
+    confidence = colorizer.confidence(gray)
+    assert confidence.shape == (1, 1, 16, 16) and 0 <= confidence.min() and confidence.max() <= 1
+    chroma = lambda rgb: rgb_to_lab(rgb)[:, 1:].norm(dim=1)  # noqa: E731
+    plain, faded = colorizer(gray), colorizer(gray, desaturate_below=1.0)
+    assert chroma(faded).mean() < chroma(plain).mean()
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ganforge", "colorize", *args], capture_output=True, text=True, check=False)
+
+
+def test_cli_colorizes_folders_recursively_and_resumes(unet_checkpoint, tmp_path):
+    source = tmp_path / "in"
+    (source / "sub").mkdir(parents=True)
+    photo().save(source / "a.png")
+    gray = photo()
+    Image.merge("RGB", (gray, gray.point(lambda v: v // 2), gray)).save(source / "sub" / "b.jpg")  # a color photo
+    photo().save(source / "sub" / "c.pgm")
+    (source / "notes.txt").write_text("not an image")
+    (source / "broken.png").write_bytes(b"\x89PNG broken")
+    out = tmp_path / "out"
+    result = run(str(unet_checkpoint), str(source), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.jpg", "sub/c.png"]
+    assert "notes.txt: not an image file" in result.stderr and "broken.png" in result.stderr
+    assert "wrote 3 file(s); 1 unreadable; 1 color input(s) were made gray first" in result.stdout
+    assert Image.open(out / "sub" / "b.jpg").size == (48, 40)
+    again = run(str(unet_checkpoint), str(source), "-o", str(out))
+    assert "wrote 0 file(s); skipped 3 existing (use --overwrite)" in again.stdout
+    forced = run(str(unet_checkpoint), str(source / "a.png"), "-o", str(out / "single.png"), "--overwrite")
+    assert forced.returncode == 0 and (out / "single.png").is_file()
+    assert not list(out.rglob(".*tmp*"))  # no temporaries left behind
+
+
+def test_cli_writes_confidence_maps_and_samples(tmp_path):
+    noisy = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4}, name="noisy")
+    photo().save(tmp_path / "p.png")
+    result = run(str(noisy), str(tmp_path / "p.png"), "-o", str(tmp_path / "o"), "--samples", "2", "--confidence")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["p_confidence.png", "p_sample1.png", "p_sample2.png"]
+    assert Image.open(tmp_path / "o" / "p_confidence.png").mode == "L"
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda ck, tmp: [str(ck), str(tmp / "nothing.png"), "-o", str(tmp / "o")], "input '.*nothing.png' does not exist"),
+        (lambda ck, tmp: [str(tmp / "p.png"), str(tmp / "p.png"), "-o", str(tmp / "o")], "is not a safetensors file"),
+        (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--samples", "2"], "--samples needs a model with a noise input"),
+        (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--confidence"], "--confidence and --desaturate-below need"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(unet_checkpoint, tmp_path, make_args, message):
+    photo().save(tmp_path / "p.png")
+    result = run(*make_args(unet_checkpoint, tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("ganforge: error:")
+    assert re.search(message, result.stderr), result.stderr

@@ -52,6 +52,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
 
     from .colorize import load
     from .colorize_files import ColorizeOptions, colorize_files
+    from .video import VideoOptions
 
     options = ColorizeOptions(
         samples=args.samples,
@@ -60,6 +61,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         desaturate_below=args.desaturate_below,
         overwrite=args.overwrite,
+        video=VideoOptions(batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing),
     )
     report = colorize_files(load(args.checkpoint), [Path(p) for p in args.inputs], Path(args.output), options)
     notes = [f"wrote {len(report.written)} file(s)"]
@@ -69,6 +71,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         notes.append(f"{len(report.unreadable)} unreadable")
     if report.color_inputs:
         notes.append(f"{report.color_inputs} color input(s) were made gray first")
+    for note in report.video_notes:
+        print(f"{PROG}: {note}")
     print(f"{PROG}: " + "; ".join(notes))
     return 1 if report.unreadable and not report.written and not report.skipped_existing else 0
 
@@ -105,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .plugins import get_plugin_manager
 
     get_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
-    colorize = sub.add_parser("colorize", help="colorize image files and folders with a checkpoint")
+    colorize = sub.add_parser("colorize", help="colorize image files, folders and videos with a checkpoint")
     colorize.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/quickstart/model.safetensors")
-    colorize.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (walked recursively)")
+    colorize.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (walked recursively)")
     colorize.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     colorize.add_argument("--samples", type=int, default=0, metavar="N", help="write N diverse colorizations (noise models)")
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
@@ -115,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
     colorize.add_argument("--size", type=int, metavar="PX", help="working resolution, short side (default: training size)")
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    colorize.add_argument("--batch-size", type=int, default=8, metavar="N", help="video frames per batch (default 8)")
+    colorize.add_argument("--realtime", action="store_true", help="video: bound the working resolution to keep up with playback")
+    colorize.add_argument("--smoothing", type=float, default=0.7, metavar="W",
+                          help="video: weight of the previous frame's chroma, reset at scene cuts (0 = off, default 0.7)")
     colorize.set_defaults(run=_cmd_colorize)
 
     for name, text in [

@@ -142,11 +142,15 @@ class Colorizer:
         with torch.inference_mode():
             return Prediction.wrap(self.generator(gray_input, noise) if noise is not None else self.generator(gray_input))
 
-    def _chroma(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None) -> torch.Tensor:
-        """Predicted a*b* ``(B, 2, H, W)`` at full resolution, whatever the model's color space."""
+    def predict_rgb(self, gray: torch.Tensor, noise: torch.Tensor | None = None, size: int | None = None) -> torch.Tensor:
+        """The model's colorization ``(B, 3, h, w)`` at its working resolution, whatever its color space."""
         gray_input = self._working(gray, size)
-        rgb = self.color_space.merge(gray_input, self._predict(gray_input, noise).target.float())
-        return F.interpolate(rgb_to_lab(rgb)[:, 1:], size=gray.shape[-2:], mode="bilinear", align_corners=False)
+        return self.color_space.merge(gray_input, self._predict(gray_input, noise).target.float())
+
+    def _chroma(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None) -> torch.Tensor:
+        """Predicted a*b* ``(B, 2, H, W)`` at full resolution."""
+        ab = rgb_to_lab(self.predict_rgb(gray, noise, size))[:, 1:]
+        return F.interpolate(ab, size=gray.shape[-2:], mode="bilinear", align_corners=False)
 
     def _confidence(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
         gray_input = self._working(gray, size)
@@ -172,8 +176,14 @@ class Colorizer:
         return F.interpolate(confidence, size=gray.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
 
     @staticmethod
-    def _combine(gray: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-        return lab_to_rgb(torch.cat([lightness_of_gray(gray), chroma], dim=1))
+    def _combine(gray: torch.Tensor, chroma: torch.Tensor, rows: int = 512) -> torch.Tensor:
+        """Full-resolution lightness + chroma -> sRGB, a strip of rows at a time to bound peak memory."""
+        out = torch.empty(gray.shape[0], 3, *gray.shape[-2:], dtype=torch.float32, device=gray.device)
+        for top in range(0, gray.shape[-2], rows):
+            strip = slice(top, top + rows)
+            lab = torch.cat([lightness_of_gray(gray[..., strip, :]), chroma[..., strip, :]], dim=1)
+            out[..., strip, :] = lab_to_rgb(lab)
+        return out
 
     @staticmethod
     def _output(rgb: torch.Tensor, like: Image.Image | torch.Tensor) -> Image.Image | torch.Tensor:

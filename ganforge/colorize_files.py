@@ -19,6 +19,7 @@ from .atomic import atomic_path
 from .colorize import Colorizer
 from .errors import UsageError
 from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
+from .video import VIDEO_SUFFIXES, VideoOptions, colorize_video
 
 log = logging.getLogger("ganforge.colorize")
 
@@ -34,6 +35,7 @@ class ColorizeOptions:
     temperature: float | None = None
     desaturate_below: float | None = None
     overwrite: bool = False
+    video: VideoOptions = field(default_factory=VideoOptions)
 
 
 @dataclass
@@ -42,6 +44,7 @@ class ColorizeReport:
     skipped_existing: int = 0
     unreadable: list[str] = field(default_factory=list)
     color_inputs: int = 0
+    video_notes: list[str] = field(default_factory=list)
 
 
 def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
@@ -49,7 +52,7 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         raise UsageError(f"input '{missing[0]}' does not exist")
-    single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in _KEEP_SUFFIXES
+    single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES)
     if single_file:
         return [(inputs[0], output)]
     jobs = []
@@ -58,14 +61,16 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
             jobs.append((item, output / _output_name(Path(item.name))))
             continue
         for path in sorted(p for p in item.rglob("*") if p.is_file()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                log.warning("skipping %s: not an image file (%s)", path, ", ".join(IMAGE_SUFFIXES))
+            if path.suffix.lower() not in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
+                log.warning("skipping %s: not an image or video file", path)
                 continue
             jobs.append((path, output / _output_name(path.relative_to(item))))
     return jobs
 
 
 def _output_name(relative: Path) -> Path:
+    if relative.suffix.lower() in VIDEO_SUFFIXES:
+        return relative
     return relative if relative.suffix.lower() in _KEEP_SUFFIXES else relative.with_suffix(".png")
 
 
@@ -94,6 +99,14 @@ def colorize_files(colorizer: Colorizer, inputs: list[Path], output: Path, optio
     for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2):
         if target.exists() and not options.overwrite:
             report.skipped_existing += 1
+            continue
+        if source.suffix.lower() in VIDEO_SUFFIXES:
+            video = colorize_video(colorizer, source, target, options.video)
+            report.written.append(target)
+            report.video_notes.append(
+                f"{source.name}: {video.frames} frames at {video.frames / video.seconds:.1f} fps "
+                f"({video.speed:.2f}x real time){f', {video.corrupt_frames} corrupt packet(s) skipped' if video.corrupt_frames else ''}"
+            )
             continue
         try:
             image = open_image(source)

@@ -58,3 +58,16 @@ def diversity(samples: torch.Tensor) -> torch.Tensor:
     ab = torch.stack([rgb_to_lab(s.float())[:, 1:] for s in samples])
     pairs = [(ab[i] - ab[j]).pow(2).sum(1).sqrt().flatten(1).mean(1) for i, j in itertools.combinations(range(len(ab)), 2)]
     return torch.stack(pairs).mean(0)
+
+
+def flicker(chroma: torch.Tensor, gray: torch.Tensor, still: float = 0.02) -> torch.Tensor:
+    """Temporal flicker of a video: mean absolute change of the chroma channels between consecutive
+    frames, over the pixels whose gray value barely changed (< ``still``), i.e. where color should not move.
+
+    ``chroma`` ``(T, C, H, W)`` (e.g. a*b*), ``gray`` ``(T, 1, H, W)`` in [0, 1].
+    """
+    change = (chroma[1:].float() - chroma[:-1].float()).abs().mean(1)
+    steady = (gray[1:].float() - gray[:-1].float()).abs()[:, 0] < still
+    if not steady.any():
+        raise ValueError("no pixel stays still between frames: flicker is undefined for this clip")
+    return change[steady].mean()

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge import metrics
+from ganforge.video import ChromaSmoother, rgb_to_cbcr
+
+av = pytest.importorskip("av", reason="video needs the 'video' extra (PyAV)")
+
+from .test_colorize import checkpoint  # noqa: E402
+
+
+def make_video(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10, audio: bool = True) -> None:
+    """A gray clip of a bright square sliding over a gradient, with a sine-wave soundtrack."""
+    width, height = size
+    container = av.open(str(path), "w")
+    video = container.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    sound = container.add_stream("aac", rate=16000) if audio else None
+    background = np.linspace(40, 200, width, dtype=np.float32)[None].repeat(height, 0)
+    for i in range(frames):
+        gray = background.copy()
+        gray[10:26, 4 + 3 * i : 20 + 3 * i] = 235
+        rgb = np.repeat(gray[:, :, None], 3, axis=2).astype(np.uint8)
+        for packet in video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            container.mux(packet)
+    for packet in video.encode():
+        container.mux(packet)
+    if sound is not None:
+        samples = (0.2 * np.sin(np.arange(16000 * frames // fps) / 16000 * 2 * np.pi * 440)).astype(np.float32)
+        for start in range(0, len(samples), 1024):
+            chunk = samples[start : start + 1024][None]
+            frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+            frame.sample_rate = 16000
+            for packet in sound.encode(frame):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    container.close()
+
+
+def test_a_video_is_colorized_with_its_frame_count_size_rate_and_audio(tmp_path):
+    model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
+    make_video(tmp_path / "clip.mp4")
+    result = subprocess.run(
+        [sys.executable, "-m", "ganforge", "colorize", str(model), str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "out.mp4"),
+         "--batch-size", "5"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "clip.mp4: 12 frames at" in result.stdout
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (64, 48)
+        assert video.average_rate == Fraction(10)
+        assert len(container.streams.audio) == 1
+        frames = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
+    assert len(frames) == 12
+    chroma = np.stack([f[48:] for f in frames]).astype(np.float32)
+    assert np.abs(chroma - 128).mean() > 2  # colored: the chroma planes are no longer neutral
+
+
+def test_smoothing_reduces_flicker_and_resets_at_cuts():
+    torch.manual_seed(0)
+    luma = torch.full((1, 8, 8), 0.5)
+    noisy = [torch.full((2, 8, 8), 128.0) + 10 * torch.randn(2, 8, 8) for _ in range(6)]
+    raw = torch.stack(noisy)
+    smoother = ChromaSmoother(0.7, scene_cut=0.1)
+    smoothed = torch.stack([smoother(luma, c) for c in noisy])
+    gray = luma.expand(6, 1, 8, 8)
+    assert metrics.flicker(smoothed, gray) < 0.5 * metrics.flicker(raw, gray)
+    cut = torch.full((1, 8, 8), 0.9)
+    after_cut = smoother(cut, torch.zeros(2, 8, 8))
+    assert smoother.cuts == 1 and torch.equal(after_cut, torch.zeros(2, 8, 8))  # no color bleeds across the cut
+
+
+def test_cbcr_of_gray_is_neutral_and_of_red_is_red():
+    gray = torch.full((1, 3, 1, 1), 0.5)
+    torch.testing.assert_close(rgb_to_cbcr(gray), torch.full((1, 2, 1, 1), 128.0))
+    red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+    cb, cr = rgb_to_cbcr(red)[0, :, 0, 0]
+    assert cr > 200 and cb < 128
+
+
+def test_not_a_video_is_a_clear_error(tmp_path):
+    model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
+    (tmp_path / "fake.mp4").write_bytes(b"this is not a video")
+    result = subprocess.run(
+        [sys.executable, "-m", "ganforge", "colorize", str(model), str(tmp_path / "fake.mp4"), "-o", str(tmp_path / "o.mp4")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("ganforge: error: ") and "is not a readable video" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.mp4*"))

@@ -12,8 +12,9 @@ import contextlib
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -61,8 +62,18 @@ class Colorizer:
         probe = self._predict(torch.zeros(1, 1, 16, 16, device=self.device), None)
         return probe.logits is not None or bool(self.noise_dim)
 
-    def to(self, device: str | torch.device) -> Colorizer:
-        self.generator.to(device)
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.generator.parameters()).dtype
+
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> Colorizer:
+        """Move the model, e.g. ``to("cuda", torch.bfloat16)``; color math stays in float32."""
+        self.generator.to(device=device, dtype=dtype)
+        return self
+
+    def compile(self, **options: Any) -> Colorizer:
+        """``torch.compile`` the generator (the first call then takes a while; later ones run faster)."""
+        self.generator = torch.compile(self.generator, **options)
         return self
 
     # ------------------------------------------------------------------ public
@@ -70,18 +81,21 @@ class Colorizer:
     @overload
     def __call__(self, images: Image.Image, **options: object) -> Image.Image: ...
     @overload
+    def __call__(self, images: np.ndarray, **options: object) -> np.ndarray: ...
+    @overload
     def __call__(self, images: torch.Tensor, **options: object) -> torch.Tensor: ...
 
     def __call__(
         self,
-        images: Image.Image | torch.Tensor,
+        images: Image.Image | np.ndarray | torch.Tensor,
         *,
         noise: torch.Tensor | None = None,
         temperature: float | None = None,
         size: int | None = None,
         desaturate_below: float | None = None,
     ) -> Image.Image | torch.Tensor:
-        """Colorize a PIL image (returns one) or a ``(B, 1 or 3, H, W)`` batch in [0, 1] (returns ``(B, 3, H, W)``).
+        """Colorize a PIL image, a numpy array (``(H, W)`` or ``(H, W, 3)``, uint8 or float in [0, 1]) or a
+        ``(B, 1 or 3, H, W)`` tensor batch in [0, 1]; the result is of the same kind (3 channels, same size).
 
         ``temperature``: annealed-mean temperature of classification models.
         ``size``: working resolution (short side). ``desaturate_below``: fade the
@@ -114,14 +128,19 @@ class Colorizer:
         result = self._confidence(gray, size)
         if isinstance(images, Image.Image):
             return to_pil(result[0])
+        if isinstance(images, np.ndarray):
+            return result[0, 0].cpu().numpy()
         return result
 
     # ------------------------------------------------------------------ steps
 
-    def _gray(self, images: Image.Image | torch.Tensor) -> torch.Tensor:
+    def _gray(self, images: Image.Image | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Gray sRGB values ``(B, 1, H, W)`` at full resolution; color input is made gray the model's way."""
         if isinstance(images, Image.Image):
             images = to_tensor(normalise_mode(images)).unsqueeze(0)
+        elif isinstance(images, np.ndarray):
+            array = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+            images = torch.from_numpy(array[:, :, None] if array.ndim == 2 else array).permute(2, 0, 1)[None, :3]
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3):
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise ValueError(f"expected a PIL image or a (B, 1 or 3, H, W) tensor in [0, 1], got {shape}")
@@ -136,7 +155,7 @@ class Colorizer:
         scale = size / min(height, width)
         shape = (max(1, round(height * scale)), max(1, round(width * scale)))
         small = gray if shape == (height, width) else F.interpolate(gray, size=shape, mode="area" if scale < 1 else "bilinear")
-        return self.color_space.encode_gray(small.clamp(0, 1))
+        return self.color_space.encode_gray(small.clamp(0, 1)).to(self.dtype)
 
     def _predict(self, gray_input: torch.Tensor, noise: torch.Tensor | None) -> Prediction:
         with torch.inference_mode():
@@ -145,7 +164,8 @@ class Colorizer:
     def predict_rgb(self, gray: torch.Tensor, noise: torch.Tensor | None = None, size: int | None = None) -> torch.Tensor:
         """The model's colorization ``(B, 3, h, w)`` at its working resolution, whatever its color space."""
         gray_input = self._working(gray, size)
-        return self.color_space.merge(gray_input, self._predict(gray_input, noise).target.float())
+        target = self._predict(gray_input, None if noise is None else noise.to(self.dtype)).target.float()
+        return self.color_space.merge(gray_input.float(), target)
 
     def _chroma(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None) -> torch.Tensor:
         """Predicted a*b* ``(B, 2, H, W)`` at full resolution."""
@@ -186,8 +206,13 @@ class Colorizer:
         return out
 
     @staticmethod
-    def _output(rgb: torch.Tensor, like: Image.Image | torch.Tensor) -> Image.Image | torch.Tensor:
-        return to_pil(rgb[0]) if isinstance(like, Image.Image) else rgb
+    def _output(rgb: torch.Tensor, like: Image.Image | np.ndarray | torch.Tensor) -> Image.Image | np.ndarray | torch.Tensor:
+        if isinstance(like, Image.Image):
+            return to_pil(rgb[0])
+        if isinstance(like, np.ndarray):
+            array = rgb[0].permute(1, 2, 0).cpu().numpy()
+            return (array * 255 + 0.5).astype(np.uint8) if like.dtype == np.uint8 else array
+        return rgb
 
     @contextlib.contextmanager
     def _temperature(self, temperature: float | None) -> Iterator[None]:
@@ -206,6 +231,33 @@ class Colorizer:
             self.generator.temperature = previous
 
 
-def load(path: str | Path) -> Colorizer:
-    """Load a ganforge checkpoint (``.safetensors``) into a :class:`Colorizer`."""
-    return Colorizer.from_checkpoint(path)
+HUB_FILENAME = "model.safetensors"
+
+
+def resolve_checkpoint(path_or_repo: str | Path) -> Path:
+    """A local file, or ``owner/name`` on the Hugging Face Hub (its ``model.safetensors``; cached, works offline)."""
+    path = Path(path_or_repo)
+    if path.exists() or path.suffix == ".safetensors" or str(path_or_repo).count("/") != 1:
+        return path
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(repo_id=str(path_or_repo), filename=HUB_FILENAME))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
+        raise UsageError(
+            f"'{path_or_repo}' is neither a local file nor a Hub model with {HUB_FILENAME} reachable or cached "
+            f"({type(exc).__name__})"
+        ) from None
+
+
+def load(path_or_repo: str | Path) -> Colorizer:
+    """Load a ganforge checkpoint (a ``.safetensors`` file or a Hub repo id) into a :class:`Colorizer`.
+
+    >>> import ganforge, numpy as np
+    >>> colorizer = ganforge.load(ganforge_checkpoint)  # a checkpoint written by ganforge train
+    >>> gray = np.linspace(0, 255, 64 * 48, dtype=np.float32).reshape(48, 64).astype(np.uint8)
+    >>> colorizer(gray).shape
+    (48, 64, 3)
+    """
+    return Colorizer.from_checkpoint(resolve_checkpoint(path_or_repo))

@@ -114,7 +114,7 @@ def test_cli_colorizes_folders_recursively_and_resumes(unet_checkpoint, tmp_path
     result = run(str(unet_checkpoint), str(source), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.jpg", "sub/c.png"]
-    assert "notes.txt: not an image file" in result.stderr and "broken.png" in result.stderr
+    assert "notes.txt: not an image or video file" in result.stderr and "broken.png" in result.stderr
     assert "wrote 3 file(s); 1 unreadable; 1 color input(s) were made gray first" in result.stdout
     assert Image.open(out / "sub" / "b.jpg").size == (48, 40)
     again = run(str(unet_checkpoint), str(source), "-o", str(out))
@@ -148,3 +148,61 @@ def test_cli_bad_input_is_one_line_and_exit_2(unet_checkpoint, tmp_path, make_ar
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("ganforge: error:")
     assert re.search(message, result.stderr), result.stderr
+
+
+def test_numpy_arrays_in_numpy_arrays_out(unet_checkpoint):
+    colorizer = ganforge.load(unet_checkpoint)
+    gray = np.asarray(photo(30, 20))
+    out = colorizer(gray)
+    assert out.shape == (20, 30, 3) and out.dtype == np.uint8
+    floats = colorizer(np.repeat(gray[:, :, None], 3, axis=2).astype(np.float32) / 255)
+    assert floats.dtype == np.float32 and floats.shape == (20, 30, 3)
+    np.testing.assert_allclose(floats * 255, out, atol=1.01)
+
+
+def test_bfloat16_inference_matches_float32_closely(unet_checkpoint):
+    gray = torch.rand(1, 1, 24, 24)
+    exact = ganforge.load(unet_checkpoint)(gray)
+    low = ganforge.load(unet_checkpoint).to(dtype=torch.bfloat16)(gray)
+    assert low.dtype == torch.float32 and (low - exact).abs().mean() < 0.02
+
+
+def test_the_load_docstring_example_runs(unet_checkpoint):
+    import doctest
+
+    import ganforge.colorize
+
+    finder = doctest.DocTestFinder()
+    (test,) = [t for t in finder.find(ganforge.colorize, globs={"ganforge_checkpoint": str(unet_checkpoint)}) if t.name.endswith(".load")]
+    result = doctest.DocTestRunner().run(test)
+    assert result.attempted == 4 and result.failed == 0
+
+
+def test_a_hub_repo_id_is_fetched_through_the_hub_cache(unet_checkpoint, monkeypatch):
+    import huggingface_hub
+
+    asked = {}
+
+    def fake_download(repo_id, filename):
+        asked.update(repo_id=repo_id, filename=filename)
+        return str(unet_checkpoint)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    colorizer = ganforge.load("someone/colorizer")
+    assert asked == {"repo_id": "someone/colorizer", "filename": "model.safetensors"}
+    assert colorizer.recipe.name == "model"
+
+
+def test_a_hub_repo_id_offline_and_uncached_says_so(tmp_path):
+    code = "import ganforge; ganforge.load('someone/not-cached-anywhere')"
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert "'someone/not-cached-anywhere' is neither a local file nor a Hub model" in result.stderr
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_same_colors(unet_checkpoint):
+    gray = torch.rand(1, 1, 32, 32)
+    eager = ganforge.load(unet_checkpoint)(gray)
+    compiled = ganforge.load(unet_checkpoint).compile()(gray)
+    torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=0)

@@ -1,0 +1,128 @@
+"""Inference speed and memory: the realtime U-Net against the eccv16 shape, video end to end, a 24 MP photo.
+
+    python benchmarks/inference.py [--threads 2] [--seconds 3]
+
+1. Frames per second at 256x256, batch 1 and 8, channels-last, inference mode:
+   the generator of recipes/realtime.yaml against the network of Zhang et al. 2016
+   (eccv16, width 64). Random weights: speed does not depend on them.
+2. Video end to end (decode, colorize, encode) of a synthetic 854x480, 30 fps
+   clip with the realtime path, as a multiple of real time.
+3. Peak resident memory of a fresh process colorizing a 6000x4000 (24 MP) photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge.build import build_color_space, build_generator
+from ganforge.checkpoint import save_checkpoint
+from ganforge.config import load_recipe
+from ganforge.plugins import get_registries
+
+REPO = Path(__file__).resolve().parents[1]
+MEMORY_PROBE = """
+import resource, sys, numpy as np, ganforge
+colorizer = ganforge.load(sys.argv[1])
+photo = (np.random.default_rng(0).random((4000, 6000)) * 255).astype(np.uint8)
+out = colorizer(photo)
+assert out.shape == (4000, 6000, 3)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+"""
+
+
+def fps(model: torch.nn.Module, batch: int, seconds: float) -> float:
+    x = torch.rand(batch, 1, 256, 256).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        model(x)
+        frames, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            model(x)
+            frames += batch
+    return frames / (time.perf_counter() - start)
+
+
+def gflops(model: torch.nn.Module) -> float:
+    """Multiply-accumulates x 2 of the convolutions at 256x256, counted with forward hooks."""
+    total = 0
+
+    def count(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        kernel = module.weight[0].numel()  # in/groups x kh x kw
+        total += 2 * kernel * output.numel()
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    with torch.inference_mode():
+        model(torch.rand(1, 1, 256, 256))
+    for hook in hooks:
+        hook.remove()
+    return total / 1e9
+
+
+def synthetic_clip(path: Path, seconds: float) -> None:
+    import av
+
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=30)
+    stream.width, stream.height, stream.pix_fmt = 854, 480, "yuv420p"
+    stream.options = {"preset": "ultrafast"}
+    x = np.linspace(0, 1, 854, dtype=np.float32)[None]
+    y = np.linspace(0, 1, 480, dtype=np.float32)[:, None]
+    for i in range(int(30 * seconds)):
+        gray = (128 + 90 * np.sin(6 * x + 4 * y + i / 10)).astype(np.uint8)
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.repeat(gray[:, :, None], 3, 2), format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    recipe = load_recipe(REPO / "recipes" / "realtime.yaml")
+    realtime = build_generator(recipe, build_color_space(recipe)).eval().to(memory_format=torch.channels_last)
+    eccv16 = get_registries().generators.create("eccv16", in_channels=1, out_channels=2, width=64).eval()
+    eccv16 = eccv16.to(memory_format=torch.channels_last)
+    rows = []
+    for name, model in (("realtime U-Net (width 16)", realtime), ("eccv16 (Zhang et al. 2016)", eccv16)):
+        rows.append((name, gflops(model), fps(model, 1, args.seconds), fps(model, 8, args.seconds)))
+
+    print(f"torch threads {args.threads}; 256x256 frames, channels-last, inference mode, random weights")
+    print(f"{'model':<28} {'GFLOPs/frame':>12} {'fps batch 1':>12} {'fps batch 8':>12} {'ratio (b1)':>11}")
+    for name, flops, one, eight in rows:
+        print(f"{name:<28} {flops:12.2f} {one:12.1f} {eight:12.1f} {one / rows[1][2]:11.2f}x")
+    print(f"realtime target: >= 30 fps at batch 1 and >= 10x eccv16; eccv16 at {rows[1][1] * rows[1][2]:.0f} GFLOP/s achieved")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = save_checkpoint(Path(tmp) / "realtime.safetensors", recipe, realtime.state_dict())
+        clip = Path(tmp) / "clip.mp4"
+        synthetic_clip(clip, args.seconds * 2)
+        out = Path(tmp) / "out.mp4"
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "ganforge", "colorize", str(checkpoint), str(clip), "-o", str(out), "--realtime"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        wall = time.perf_counter() - start
+        frames = int(30 * args.seconds * 2)
+        note = next(line for line in result.stdout.splitlines() if "frames at" in line)
+        print(f"video 854x480 @ 30 fps, {frames} frames, --realtime: {frames / wall / 30:.2f}x real time end to end "
+              f"including process start ({note.split(': ', 1)[1]}; target >= 1.0x)")  # fmt: skip
+        peak = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(checkpoint)], capture_output=True, text=True, check=True)
+        print(f"24 MP photo (6000x4000): peak RSS {float(peak.stdout.strip()):.2f} GiB (target < 2 GiB)")
+
+
+if __name__ == "__main__":
+    main()

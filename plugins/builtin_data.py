@@ -1,5 +1,6 @@
-"""Built-in data sources: ``builtin:samples`` (real photographs shipped in the package) and
-``builtin:shapes`` (procedural images on which averaging losses visibly fail)."""
+"""Built-in data sources: ``builtin:samples`` (real photographs shipped in the package),
+``builtin:true_bw`` (genuinely black-and-white photographs) and ``builtin:shapes``
+(procedural images on which averaging losses visibly fail)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ from ganforge.data import HFImageSource, image_folder
 from ganforge.registry import Registries
 
 SAMPLES_DIR = Path(__file__).parent / "data" / "samples"
+TRUE_BW_DIR = Path(__file__).parent / "data" / "true_bw"
 
 
 def samples() -> HFImageSource:
     """Four public-domain/CC0 color photographs bundled with ganforge (see their LICENSES.md)."""
     return image_folder(SAMPLES_DIR)
+
+
+def true_bw() -> HFImageSource:
+    """Genuinely black-and-white photographs (CC0 / no known copyright) for judging colorizers by eye."""
+    return image_folder(TRUE_BW_DIR)
 
 
 # Each shape has a fixed lightness; a circle is red *or* blue at the same L*, so
@@ -79,4 +86,5 @@ class ShapesSource:
 @hookimpl
 def ganforge_register(registries: Registries) -> None:
     registries.sources.add("samples", samples)
+    registries.sources.add("true_bw", true_bw)
     registries.sources.add("shapes", ShapesSource)

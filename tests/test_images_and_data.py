@@ -15,6 +15,7 @@ from ganforge.data import ColorizationDataset, PositionSampler, collate, open_so
 from ganforge.errors import UsageError
 from ganforge.images import UnreadableImage, is_grayscale, open_image
 from ganforge.plugins import get_registries
+from ganforge_plugins.builtin_data import TRUE_BW_DIR
 
 RED = (200, 30, 30)
 
@@ -164,3 +165,19 @@ def test_hub_dataset_loads_from_the_local_cache_when_offline(tmp_path, monkeypat
     source = open_source(f"hub:{local}:train", "data.train")
     assert len(source) == 3
     assert source.load(1).size == (24, 24)
+
+
+def test_builtin_true_bw_photos_are_genuinely_gray_and_licensed():
+    source = open_source("builtin:true_bw", "data.val")
+    assert len(source) >= 2
+    assert all(is_grayscale(source.load(i)) for i in range(len(source)))
+    licences = (TRUE_BW_DIR / "LICENSES.md").read_text()
+    assert all(Path(source.describe(i)).name in licences for i in range(len(source)))
+
+
+def test_builtin_samples_are_color_photos_with_recorded_licences():
+    source = open_source("builtin:samples", "data.train")
+    licences = (Path(source.describe(0)).parent / "LICENSES.md").read_text()
+    for i in range(len(source)):
+        assert not is_grayscale(source.load(i))
+        assert Path(source.describe(i)).name in licences

@@ -312,18 +312,16 @@ class Trainer:
                 value = weighted.loss(context)
                 logs[f"loss/{weighted.name}"] = self._checked(value, weighted.name, phase)
                 total = total + weighted.weight * value
-            adversaries = list(self.adversaries.values())
-            with _frozen([slot.network for slot in adversaries]):
-                for weighted in phase.adversarial_losses:
-                    value = sum(
-                        slot.weight
-                        * weighted.loss.generator_loss(
-                            self.accelerator.unwrap_model(slot.network)(fake_gray, prediction.target[:, slot.channels])
-                        )
-                        for slot in adversaries
-                    )
-                    logs[f"loss/{weighted.name}"] = self._checked(value, weighted.name, phase)
-                    total = total + weighted.weight * value
+            slots = list(self.adversaries.values()) if phase.adversarial_losses else []
+            with _frozen([slot.network for slot in slots]):  # the graph is recorded without adversary gradients
+                judged = [
+                    self.accelerator.unwrap_model(slot.network)(fake_gray, prediction.target[:, slot.channels])
+                    for slot in slots
+                ]
+            for weighted in phase.adversarial_losses:
+                value = sum(slot.weight * weighted.loss.generator_loss(out) for slot, out in zip(slots, judged))
+                logs[f"loss/{weighted.name}"] = self._checked(value, weighted.name, phase)
+                total = total + weighted.weight * value
             logs["loss/generator"] = self._checked(total, "generator total", phase)
             self._update(GENERATOR, total)
             if self.ema is not None and self.accelerator.sync_gradients:

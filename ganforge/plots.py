@@ -13,16 +13,29 @@ from .images import to_pil
 from .tracking import read_metrics
 
 
+def _wrap(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
+    """Break a label into lines that fit ``width`` pixels (a word longer than that stays whole)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def sample_grid(columns: dict[str, torch.Tensor], pad: int = 2) -> Image.Image:
     """One row per image, one labelled column per tensor batch ``(B, 3, H, W)`` in [0, 1]."""
     batches = list(columns.values())
     count, _, height, width = batches[0].shape
-    label_height = 14
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    labels = [_wrap(measure, label, width - 2) for label in columns]
+    label_height = 2 + 11 * max(len(lines) for lines in labels)
     grid = Image.new("RGB", (len(batches) * (width + pad) + pad, label_height + count * (height + pad) + pad), "white")
     draw = ImageDraw.Draw(grid)
-    for col, (label, batch) in enumerate(columns.items()):
+    for col, (lines, batch) in enumerate(zip(labels, batches)):
         x = pad + col * (width + pad)
-        draw.text((x + 2, 1), label, fill="black")
+        draw.multiline_text((x + 1, 1), "\n".join(lines), fill="black", spacing=1)
         for row in range(count):
             grid.paste(to_pil(batch[row]), (x, label_height + pad + row * (height + pad)))
     return grid

@@ -100,3 +100,44 @@ def test_not_a_video_is_a_clear_error(tmp_path):
     assert result.stderr.startswith("ganforge: error: ") and "is not a readable video" in result.stderr
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.mp4*"))
+
+
+def test_corrupt_packets_are_skipped_and_counted(tmp_path, monkeypatch):
+    """A packet whose decoding fails is skipped; the rest of the video is still colorized."""
+    import ganforge
+    import ganforge.video
+    from ganforge.video import VideoOptions, colorize_video
+
+    make_video(tmp_path / "clip.mp4", audio=False)
+    real_open = av.open
+
+    class BrokenPacket:
+        def __init__(self, packet):
+            self._packet = packet
+            self.stream, self.dts = packet.stream, packet.dts
+
+        def decode(self):
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    class Container:
+        def __init__(self, container):
+            self._container = container
+
+        def __getattr__(self, name):
+            return getattr(self._container, name)
+
+        def demux(self, *streams):
+            for i, packet in enumerate(self._container.demux(*streams)):
+                yield BrokenPacket(packet) if i == 3 else packet
+
+    def fake_open(path, *args, **kwargs):
+        container = real_open(path, *args, **kwargs)
+        return Container(container) if str(path).endswith("clip.mp4") else container
+
+    monkeypatch.setattr(av, "open", fake_open)
+    colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}))
+    report = colorize_video(colorizer, tmp_path / "clip.mp4", tmp_path / "out.mp4", VideoOptions(batch_size=4))
+    assert report.corrupt_frames == 1
+    assert 0 < report.frames < 12
+    with real_open(str(tmp_path / "out.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == report.frames

@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="training steps per recipe (default 200)")
     parser.add_argument("--data", nargs="+", default=["shapes", "samples"], choices=["shapes", "samples"])
     parser.add_argument("--out", type=Path, default=Path("runs/compare_variants"), help="where the table and grids go")
+    parser.add_argument("--only", nargs="+", metavar="RECIPE", help="only these recipe files (e.g. l2_regression zhang_classification)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -107,6 +108,8 @@ def main() -> None:
                     "PSNR": float(metrics.psnr(columns["gray"], truth).mean()), "diversity": 0.0}  # fmt: skip
         results.append({"data": data, "recipe": "(gray input, no color)", "steps/s": float("nan"), **baseline})
         for label, recipe_name, extra in VARIANTS:
+            if args.only and recipe_name not in args.only:
+                continue
             path = REPO / "recipes" / f"{recipe_name}.yaml"
             with tempfile.TemporaryDirectory() as tmp:
                 overrides = [*SMALL, *narrow(path), *extra, f"data.train=builtin:{data}", f"data.val=builtin:{data}",

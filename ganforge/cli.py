@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument("--batch-size", type=int, default=8, metavar="N", help="video frames per batch (default 8)")
     colorize.add_argument("--realtime", action="store_true", help="video: bound the working resolution to keep up with playback")
     colorize.add_argument("--smoothing", type=float, default=0.7, metavar="W",
-                          help="video: weight of the previous frame's chroma, reset at scene cuts (0 = off, default 0.7)")
+                          help="video: weight of the previous frame's chroma where the picture is still; "
+                          "reset at scene cuts (0 = off, default 0.7)")
     colorize.set_defaults(run=_cmd_colorize)
 
     for name, text in [

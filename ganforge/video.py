@@ -70,12 +70,17 @@ def rgb_to_cbcr(rgb: torch.Tensor) -> torch.Tensor:
 
 
 class ChromaSmoother:
-    """Exponential moving average of chroma over frames, restarted when the luma jumps (a cut)."""
+    """Motion-aware exponential moving average of chroma over frames, restarted at scene cuts.
 
-    def __init__(self, weight: float, scene_cut: float) -> None:
+    A pixel keeps ``weight`` of its previous chroma where its luma is still, and
+    less as its luma changes (none beyond a change of ``motion``), so still
+    regions stop flickering while moving objects do not drag color trails.
+    """
+
+    def __init__(self, weight: float, scene_cut: float, motion: float = 0.05) -> None:
         if not 0.0 <= weight < 1.0:
             raise UsageError(f"smoothing must be in [0, 1), got {weight}")
-        self.weight, self.scene_cut = weight, scene_cut
+        self.weight, self.scene_cut, self.motion = weight, scene_cut, motion
         self._previous: tuple[torch.Tensor, torch.Tensor] | None = None
         self.cuts = 0
 
@@ -83,10 +88,12 @@ class ChromaSmoother:
         """``luma`` ``(1, h, w)`` in [0, 1] and ``chroma`` ``(2, h, w)`` of one frame -> smoothed chroma."""
         if self._previous is not None:
             previous_luma, previous_chroma = self._previous
-            if (luma - previous_luma).abs().mean() > self.scene_cut:
+            change = (luma - previous_luma).abs()
+            if change.mean() > self.scene_cut:
                 self.cuts += 1
             else:
-                chroma = self.weight * previous_chroma + (1 - self.weight) * chroma
+                keep = self.weight * (1 - change / self.motion).clamp(0, 1)
+                chroma = keep * previous_chroma + (1 - keep) * chroma
         self._previous = (luma, chroma)
         return chroma
 

@@ -79,6 +79,11 @@ def test_smoothing_reduces_flicker_and_resets_at_cuts():
     cut = torch.full((1, 8, 8), 0.9)
     after_cut = smoother(cut, torch.zeros(2, 8, 8))
     assert smoother.cuts == 1 and torch.equal(after_cut, torch.zeros(2, 8, 8))  # no color bleeds across the cut
+    moved = cut.clone()
+    moved[:, :2] = 0.7  # an object moves through the top rows only
+    out = smoother(moved, torch.ones(2, 8, 8))
+    assert torch.equal(out[:, :2], torch.ones(2, 2, 8))  # moving pixels take the new color at once
+    torch.testing.assert_close(out[:, 2:], torch.full((2, 6, 8), 0.3))  # still pixels keep 70% of the old one
 
 
 def test_cbcr_of_gray_is_neutral_and_of_red_is_red():

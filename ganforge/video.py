@@ -110,8 +110,7 @@ def colorize_video(colorizer: Colorizer, source: Path, target: Path, options: Vi
         raise UsageError(f"'{source}' has no video stream")
     size = min(options.size or REALTIME_SIZE, REALTIME_SIZE) if options.realtime else options.size
     if options.realtime:
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-        colorizer.generator.to(memory_format=torch.channels_last)
+        colorizer.fuse().generator.to(memory_format=torch.channels_last)
     noise = None
     if colorizer.noise_dim:  # one noise vector for every frame: colors do not jump between frames
         noise = torch.randn(1, colorizer.noise_dim, generator=torch.Generator().manual_seed(options.seed))

@@ -206,3 +206,17 @@ def test_torch_compile_gives_the_same_colors(unet_checkpoint):
     eager = ganforge.load(unet_checkpoint)(gray)
     compiled = ganforge.load(unet_checkpoint).compile()(gray)
     torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=0)
+
+
+def test_fusing_batch_norms_keeps_the_colors(unet_checkpoint):
+    gray = torch.rand(1, 1, 24, 24)
+    plain = ganforge.load(unet_checkpoint)
+    with torch.no_grad():  # non-trivial running statistics
+        for module in plain.generator.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 2.0)
+    expected = plain(gray)
+    fused = plain.fuse()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.generator.modules())
+    torch.testing.assert_close(fused(gray), expected, atol=1e-4, rtol=0)

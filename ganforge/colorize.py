@@ -179,8 +179,11 @@ class Colorizer:
 
     def predict_rgb(self, gray: torch.Tensor, noise: torch.Tensor | None = None, size: int | None = None) -> torch.Tensor:
         """The model's colorization ``(B, 3, h, w)`` at its working resolution, whatever its color space."""
-        gray_input = self._working(gray, size)
-        target = self._predict(gray_input, None if noise is None else noise.to(self.dtype)).target.float()
+        return self._rgb_at(self._working(gray, size), noise)
+
+    def _rgb_at(self, gray_input: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        """Colorize an already encoded working-resolution gray input; color math in float32."""
+        target = self._predict(gray_input, None if noise is None else noise.to(self.device, self.dtype)).target.float()
         return self.color_space.merge(gray_input.float(), target)
 
     def _chroma(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None) -> torch.Tensor:
@@ -190,19 +193,15 @@ class Colorizer:
 
     def _confidence(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
         gray_input = self._working(gray, size)
-        prediction = self._predict(gray_input, None)
-        if prediction.logits is not None:
-            probabilities = torch.softmax(prediction.logits.float(), dim=1)
+        logits = self._predict(gray_input, None).logits
+        if logits is not None:
+            probabilities = torch.softmax(logits.float(), dim=1)
             entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(1, keepdim=True)
             confidence = 1 - entropy / math.log(probabilities.shape[1])
         elif self.noise_dim:
             generator = torch.Generator().manual_seed(0)
-            ab = torch.stack(
-                [
-                    rgb_to_lab(self.color_space.merge(gray_input, self._predict(gray_input, z.to(self.device)).target.float()))[:, 1:]
-                    for z in torch.randn(8, gray.shape[0], self.noise_dim, generator=generator)
-                ]
-            )
+            noises = torch.randn(8, gray.shape[0], self.noise_dim, generator=generator)
+            ab = torch.stack([rgb_to_lab(self._rgb_at(gray_input, z))[:, 1:] for z in noises])
             spread = ab.var(0, unbiased=False).sum(1, keepdim=True).sqrt()
             confidence = torch.exp(-spread / SPREAD_SCALE)
         else:

@@ -32,7 +32,6 @@ from ganforge import metrics
 from ganforge.colormath import rgb_to_lab
 from ganforge.config import load_recipe
 from ganforge.data import ColorizationDataset, image_folder
-from ganforge.images import to_tensor
 from ganforge.plots import sample_grid, save_image
 from ganforge.plugins import get_registries
 from ganforge.train import train_from_recipe_file

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 
-from ganforge.components import Prediction
 from ganforge.config import load_recipe
 from ganforge.data import training_loader
 from ganforge.ema import ExponentialMovingAverage

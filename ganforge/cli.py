@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from . import __version__
 from .errors import GanforgeError
+from .registry import Registries
 
 PROG = "ganforge"
 
@@ -77,11 +78,43 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     return 1 if report.unreadable and not report.written and not report.skipped_existing else 0
 
 
-def _not_yet(name: str):
-    def run(args: argparse.Namespace) -> int:
-        raise GanforgeError(f"'{PROG} {name}' is not available in ganforge {__version__} yet")
+def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: int | None = None) -> None:
+    parser.add_argument("--size", type=int, default=size, metavar="PX", help=f"evaluate on PX x PX center crops (default {size})")
+    parser.add_argument("--images", type=int, default=images, metavar="N", help=f"at most N images per source (default {images or 'all'})")
+    parser.add_argument("--metrics", nargs="+", metavar="NAME", help="only these metrics (see 'ganforge plugins --kind metric')")
 
-    return run
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .evaluate import GRAY, MEAN_COLOR, evaluate_checkpoint, select_metrics
+    from .report import Table
+
+    evaluation = evaluate_checkpoint(
+        args.checkpoint, args.data, Path(args.output), size=args.size, count=args.images, metrics=args.metrics,
+        gray_conversion=args.gray, samples=args.samples,
+    )  # fmt: skip
+    directions = {name: metric.higher_is_better for name, metric in select_metrics(args.metrics).items()}
+    print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
+    print(Table(evaluation.table, higher_is_better=directions, baselines=(GRAY, MEAN_COLOR)).markdown())
+    for note in evaluation.notes:
+        print(f"{PROG}: note: {note}")
+    print(f"{PROG}: wrote {Path(args.output) / 'metrics.json'} and {Path(args.output) / 'grid.png'}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .compare import CompareOptions, compare
+
+    options = CompareOptions(
+        steps=args.steps, data=args.data, eval_sources=args.eval_sources or [], size=args.size, images=args.images,
+        seed=args.seed, metrics=args.metrics, overrides=args.overrides,
+    )  # fmt: skip
+    report = compare(args.inputs, Path(args.output), options)
+    print(f"{PROG}: wrote {report} (and report.md, metrics.json beside it)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list every registered component: kind, name, origin, description")
     plugins.add_argument(
-        "--kind", choices=["color_space", "generator", "adversary", "loss", "data_source"], help="only components of this kind"
+        "--kind", choices=[r.kind.replace(" ", "_") for r in Registries().all()], help="only components of this kind"
     )
     plugins.set_defaults(run=_cmd_plugins)
 
@@ -126,11 +159,25 @@ def build_parser() -> argparse.ArgumentParser:
                           "reset at scene cuts (0 = off, default 0.7)")
     colorize.set_defaults(run=_cmd_colorize)
 
-    for name, text in [
-        ("eval", "evaluate a checkpoint on a data source (not yet available)"),
-        ("compare", "train and compare several recipes (not yet available)"),
-    ]:
-        sub.add_parser(name, help=text, add_help=False).set_defaults(run=_not_yet(name))
+    evaluate = sub.add_parser("eval", help="score a checkpoint on a data source, beside the gray and mean-color baselines")
+    evaluate.add_argument("checkpoint", help="a ganforge .safetensors checkpoint or a Hub repo id")
+    evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the recipe's data.val)")
+    evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
+    _add_evaluation_options(evaluate, size=256)
+    evaluate.add_argument("--gray", choices=["lstar", "rec601", "rec709"], help="make the inputs gray this way (default: the model's own)")
+    evaluate.add_argument("--samples", type=int, default=8, metavar="N", help="noise samples per image for diversity (default 8)")
+    evaluate.set_defaults(run=_cmd_eval)
+
+    compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")
+    compare.add_argument("inputs", nargs="+", metavar="RECIPE_OR_CHECKPOINT", help="recipe .yaml files and/or .safetensors checkpoints")
+    compare.add_argument("--steps", type=int, metavar="N", help="train every recipe for N steps (phases shortened in proportion)")
+    compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (and evaluate on it unless --eval)")
+    compare.add_argument("--eval", nargs="+", metavar="SOURCE", dest="eval_sources", help="evaluation sources, e.g. imagefolder:val/ builtin:true_bw")
+    compare.add_argument("--seed", type=int, default=0, help="the seed every recipe trains with (default 0)")
+    compare.add_argument("-o", "--output", default="comparison", metavar="DIR", help="report folder; its runs/ make a rerun resume (default ./comparison)")
+    compare.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides", help="overrides for every recipe, e.g. data.num_workers=0")
+    _add_evaluation_options(compare, size=128, images=32)
+    compare.set_defaults(run=_cmd_compare)
     return parser
 
 

@@ -104,3 +104,36 @@ class AdversarialLoss(ABC):
     @abstractmethod
     def generator_loss(self, fake: Any) -> torch.Tensor:
         """What the generator minimises to fool the adversary."""
+
+
+@dataclass
+class EvalBatch:
+    """What a metric is shown: every evaluated image at once, sRGB in [0, 1].
+
+    ``truth`` is ``None`` for photographs that were never in color (nothing to
+    compare with); ``samples`` ``(N, B, 3, H, W)`` holds N noise samples per
+    image for models that take noise, else ``None``.
+    """
+
+    gray: torch.Tensor
+    prediction: torch.Tensor
+    truth: torch.Tensor | None = None
+    samples: torch.Tensor | None = None
+
+
+class Metric(ABC):
+    """A score per image; ``ganforge eval`` and ``ganforge compare`` report its mean.
+
+    Class attributes say what it needs: a metric that ``needs_truth`` is left
+    out on true black-and-white photographs, one that ``needs_samples`` on
+    models without noise.
+    """
+
+    needs_truth: bool = True
+    needs_samples: bool = False
+    higher_is_better: bool = True
+
+    @abstractmethod
+    def __call__(self, batch: EvalBatch) -> torch.Tensor:
+        """One value per image, ``(B,)``; NaN where the metric does not apply to an image."""
+

@@ -131,6 +131,13 @@ def _resize_short_side(image: Image.Image, short: int) -> Image.Image:
     return image.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.Resampling.BICUBIC)
 
 
+def center_crop(image: Image.Image, size: int) -> Image.Image:
+    """The central ``size`` x ``size`` square after scaling the short side to ``size``: how images are evaluated."""
+    image = _resize_short_side(image, size)
+    left, top = (image.width - size) // 2, (image.height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
 def _epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
@@ -164,9 +171,7 @@ class ColorizationDataset(Dataset):
 
     def _crop(self, image: Image.Image, position: int) -> Image.Image:
         if not self.train:
-            image = _resize_short_side(image, self.size)
-            left, top = (image.width - self.size) // 2, (image.height - self.size) // 2
-            return image.crop((left, top, left + self.size, top + self.size))
+            return center_crop(image, self.size)
         rng = np.random.default_rng([self.seed, 1, position])
         image = _resize_short_side(image, round(self.size * rng.uniform(1.0, 1.5)))
         left = int(rng.integers(0, image.width - self.size + 1))

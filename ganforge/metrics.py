@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 
 import torch
+import torch.nn.functional as F
 
 from .colormath import rgb_to_lab
 
@@ -39,16 +40,56 @@ def ab_error(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 def auc(prediction: torch.Tensor, truth: torch.Tensor, pixel_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Area under the cumulative per-pixel ab-error curve over thresholds 0..150, normalised to [0, 1].
 
-    With ``pixel_weights`` ``(B, H, W)`` (e.g. class-rebalancing weights of each
-    pixel's true color) every pixel counts in proportion to its weight, so rare
-    saturated colors matter as much as common ones (the rebalanced AuC of Zhang et al.).
+    With ``pixel_weights`` ``(B, H, W)`` (e.g. :func:`rarity_weights`) every pixel
+    counts in proportion to its weight, so rare saturated colors matter as much as
+    common ones (the rebalanced AuC of Zhang et al.). Memory is linear in the pixels:
+    each error is bucketed to its first threshold, then the buckets are summed up.
     """
     error = ab_error(prediction, truth).flatten(1)
     weights = torch.ones_like(error) if pixel_weights is None else pixel_weights.flatten(1).float()
     thresholds = AUC_THRESHOLDS.to(error.device)
-    within = (error[:, :, None] <= thresholds).float()  # (B, pixels, thresholds)
-    cumulative = (within * weights[:, :, None]).sum(1) / weights.sum(1, keepdim=True)
+    first_within = torch.bucketize(error, thresholds)  # index of the smallest threshold >= error (151: none)
+    mass = torch.zeros(error.shape[0], len(thresholds) + 1, device=error.device).scatter_add_(1, first_within, weights)
+    cumulative = mass[:, :-1].cumsum(1) / weights.sum(1, keepdim=True)
     return cumulative.mean(1)
+
+
+def rarity_weights(truth: torch.Tensor, grid: float = 10.0) -> torch.Tensor:
+    """Per-pixel weights ``(B, H, W)`` inversely proportional to how common each pixel's true color is.
+
+    Colors are binned on a ``grid``-unit ab lattice (Zhang et al.'s bins) and their
+    frequency is counted over the whole batch, so pass every evaluation image at once.
+    """
+    cells = torch.floor(rgb_to_lab(truth.float())[:, 1:] / grid).long() + 20  # ab in [-128, 128) -> 0..39
+    index = cells[:, 0] * 64 + cells[:, 1]
+    counts = torch.bincount(index.flatten(), minlength=64 * 64).float()
+    weights = 1.0 / counts[index]
+    return weights / weights.mean()
+
+
+def ssim(prediction: torch.Tensor, truth: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004), Gaussian window, data range 1, averaged over channels.
+
+    The constants and window follow the paper (K1 = 0.01, K2 = 0.03), with
+    population (not sample) statistics and only fully covered windows counted.
+    """
+    x, y = prediction.float(), truth.float()
+    channels = x.shape[1]
+    coords = torch.arange(window, dtype=torch.float32, device=x.device) - (window - 1) / 2
+    kernel_1d = torch.exp(-(coords**2) / (2 * sigma**2))
+    kernel_1d = kernel_1d / kernel_1d.sum()
+    kernel = (kernel_1d[:, None] * kernel_1d[None, :]).expand(channels, 1, window, window)
+
+    def blur(image: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(image, kernel, groups=channels)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return index.flatten(1).mean(1)
 
 
 def diversity(samples: torch.Tensor) -> torch.Tensor:

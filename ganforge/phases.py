@@ -100,13 +100,17 @@ def _build_loss(name: str, value: Any, key: str) -> WeightedLoss:
 
 def scale_steps(steps: list[int], max_steps: int | None) -> list[int]:
     """Shorten every phase in proportion so the total is at most ``max_steps`` (each keeps at least one step)."""
-    total = sum(steps)
-    if max_steps is None or max_steps >= total:
+    if max_steps is None or max_steps >= sum(steps):
         return steps
-    if max_steps < len(steps):
-        raise RecipeError(f"--max-steps {max_steps} is fewer than the recipe's {len(steps)} phases (one step each)")
-    scaled = [max(1, s * max_steps // total) for s in steps]
-    scaled[-1] = max(1, scaled[-1] + max_steps - sum(scaled))
+    return fit_steps(steps, max_steps)
+
+
+def fit_steps(steps: list[int], total: int) -> list[int]:
+    """Stretch or shrink every phase in proportion so they add up to exactly ``total`` (each keeps at least one)."""
+    if total < len(steps):
+        raise RecipeError(f"{total} steps are fewer than the recipe's {len(steps)} phases (one step each)")
+    scaled = [max(1, s * total // sum(steps)) for s in steps]
+    scaled[-1] = max(1, scaled[-1] + total - sum(scaled))
     return scaled
 
 

@@ -139,6 +139,7 @@ class Registries:
     adversaries: Registry[Any] = field(default_factory=lambda: Registry("adversary"))
     losses: Registry[Any] = field(default_factory=lambda: Registry("loss"))
     sources: Registry[Any] = field(default_factory=lambda: Registry("data source"))
+    metrics: Registry[Any] = field(default_factory=lambda: Registry("metric"))
 
     def all(self) -> list[Registry[Any]]:
-        return [self.color_spaces, self.generators, self.adversaries, self.losses, self.sources]
+        return [self.color_spaces, self.generators, self.adversaries, self.losses, self.sources, self.metrics]

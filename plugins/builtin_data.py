@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from ganforge import hookimpl
-from ganforge.colormath import lab_to_rgb
+from ganforge.colormath import lab_to_rgb, rgb_to_lab
+from ganforge.components import EvalBatch, Metric
 from ganforge.data import HFImageSource, image_folder
 from ganforge.registry import Registries
 
@@ -83,8 +84,24 @@ class ShapesSource:
         return Image.fromarray((rgb * 255 + 0.5).astype(np.uint8), "RGB")
 
 
+class CircleChroma(Metric):
+    """On builtin:shapes: predicted / true chroma of the red-or-blue circles (averaging losses leave them grayish); NaN elsewhere."""
+
+    def __call__(self, batch: EvalBatch) -> torch.Tensor:
+        lab_true, lab_pred = rgb_to_lab(batch.truth.float()), rgb_to_lab(batch.prediction.float())
+        circle_l, circle_colors = _SHAPE_COLORS["circle"]
+        ab = lab_true[:, 1:]
+        circles = (lab_true[:, 0] - circle_l).abs() < 1.0
+        circles &= torch.stack([(ab - torch.tensor(c).view(1, 2, 1, 1)).norm(dim=1) < 3.0 for c in circle_colors]).any(0)
+        true_chroma, pred_chroma = ab.norm(dim=1), lab_pred[:, 1:].norm(dim=1)
+        ratio = (pred_chroma * circles).flatten(1).sum(1) / (true_chroma * circles).flatten(1).sum(1).clamp_min(1e-6)
+        has_circle = circles.flatten(1).float().mean(1) > 0.02  # a shapes circle covers well over 2% of its picture
+        return torch.where(has_circle, ratio, torch.nan)
+
+
 @hookimpl
 def ganforge_register(registries: Registries) -> None:
     registries.sources.add("samples", samples)
     registries.sources.add("true_bw", true_bw)
     registries.sources.add("shapes", ShapesSource)
+    registries.metrics.add("circle_chroma", CircleChroma)

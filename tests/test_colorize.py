@@ -11,22 +11,11 @@ import torch
 from PIL import Image
 
 import ganforge
-from ganforge.checkpoint import save_checkpoint
 from ganforge.colormath import rgb_to_lab
-from ganforge.config import Recipe
 from ganforge.errors import UsageError
 from ganforge.images import to_tensor
-from ganforge.plugins import get_registries
 
-
-def checkpoint(tmp_path: Path, generator: dict, name: str = "model") -> Path:
-    recipe = Recipe(name=name, generator=generator)
-    network = get_registries().generators.create(generator["name"], in_channels=1, out_channels=2,
-                                                 **{k: v for k, v in generator.items() if k != "name"})  # fmt: skip
-    with torch.no_grad():  # a mild, input-dependent tint, so outputs are visibly colored
-        for parameter in network.parameters():
-            parameter.mul_(0.5)
-    return save_checkpoint(tmp_path / f"{name}.safetensors", recipe, network.state_dict())
+from .helpers import checkpoint
 
 
 @pytest.fixture

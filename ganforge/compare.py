@@ -1,0 +1,211 @@
+"""``ganforge compare``: train several recipes alike, evaluate them on the same images, write one report.
+
+Every recipe gets the same seed, training data and step budget; existing
+checkpoints can be compared too. A recipe that fails to train or evaluate
+becomes a row marked failed with its reason, and the others carry on. Runs
+live under ``OUT/runs/NAME``, so a killed comparison resumes where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .atomic import write_text
+from .colorize import Colorizer, load
+from .config import load_recipe
+from .errors import UsageError
+from .evaluate import GRAY, GRAY_CONVERSIONS, MEAN_COLOR, MODEL, EvalImages, evaluate, load_eval_images, select_metrics, training_mean_chroma
+from .phases import fit_steps
+from .plots import sample_grid, save_image
+from .report import Section, Table, write_report
+from .train import MODEL_FILE, train_from_recipe_file
+
+log = logging.getLogger(__name__)
+
+GRID_IMAGES = 6
+
+
+@dataclass
+class Contender:
+    """One column of the comparison: a recipe to train or a checkpoint to take as it is."""
+
+    label: str
+    source: Path
+    model: Path | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    colorizer: Colorizer | None = field(default=None, repr=False)
+
+    @property
+    def is_checkpoint(self) -> bool:
+        return self.source.suffix == ".safetensors"
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    """File stems (a checkpoint named model.safetensors is called after its run folder), made unique."""
+    labels, seen = [], {}
+    for path in paths:
+        label = path.parent.name if path.name == MODEL_FILE else path.stem
+        seen[label] = seen.get(label, 0) + 1
+        labels.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
+    return labels
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    return f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} threads"
+
+
+@dataclass
+class CompareOptions:
+    steps: int | None = None
+    data: str | None = None
+    eval_sources: list[str] = field(default_factory=list)
+    size: int = 128
+    images: int | None = 32
+    seed: int = 0
+    metrics: list[str] | None = None
+    overrides: list[str] = field(default_factory=list)
+
+
+def train_contender(contender: Contender, out_dir: Path, options: CompareOptions) -> None:
+    """Train (or resume) one recipe into ``out_dir/runs/LABEL``; failures are recorded, not raised."""
+    run_dir = out_dir / "runs" / contender.label
+    overrides = [*options.overrides, f"seed={options.seed}", f"train.out_dir={run_dir}"]
+    if options.data:
+        overrides.append(f"data.train={options.data}")
+    started = time.perf_counter()
+    try:
+        if options.steps:  # the same budget for all: every recipe's phases stretched or shrunk to add up to it
+            phases = load_recipe(contender.source, overrides).phases
+            budget = fit_steps([phase.steps for phase in phases], options.steps)
+            overrides += [f"phases.{i}.steps={n}" for i, n in enumerate(budget)]
+        contender.model = train_from_recipe_file(contender.source, overrides, resume=(run_dir / "state").is_dir())
+    except Exception as exc:  # noqa: BLE001 - any failure of one recipe becomes its row's reason
+        contender.error = _one_line(exc)
+        log.warning("%s failed to train: %s", contender.label, contender.error)
+    contender.seconds = time.perf_counter() - started
+
+
+def _grid(images: EvalImages, columns: dict[str, torch.Tensor]) -> torch.Tensor:
+    count = min(GRID_IMAGES, len(images))
+    return sample_grid({name: batch[:count] for name, batch in columns.items()})
+
+
+def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) -> Path:
+    """Train/load, evaluate and report; returns the path of ``report.html``."""
+    paths = [Path(p) for p in inputs]
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"'{path}' is neither a recipe file nor a checkpoint")
+    contenders = [Contender(label, path) for label, path in zip(_labels(paths), paths)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    for contender in contenders:
+        if contender.is_checkpoint:
+            contender.model = contender.source
+        else:
+            train_contender(contender, out_dir, options)
+        if contender.model is not None:
+            try:
+                contender.colorizer = load(contender.model)
+            except Exception as exc:  # noqa: BLE001
+                contender.error = _one_line(exc)
+    working = [c for c in contenders if c.colorizer is not None]
+    reference = working[0].colorizer.recipe if working else None  # its training data gives the mean-color baseline
+    sources = options.eval_sources or ([reference.data.val or reference.data.train] if reference else [])
+    mean_chroma = training_mean_chroma(reference) if reference else None
+
+    directions = {name: metric.higher_is_better for name, metric in select_metrics(options.metrics).items()}
+    sections, results, loaded = [], {}, {}
+    for index, spec in enumerate(sources):
+        images = loaded[spec] = load_eval_images(spec, size=options.size, count=options.images)
+        table = Table({}, {c.label: c.error for c in contenders if c.error}, directions, (GRAY, MEAN_COLOR))
+        columns: dict[str, torch.Tensor] = {}
+        for contender in working:
+            try:
+                evaluation = evaluate(contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma)
+            except Exception as exc:  # noqa: BLE001
+                table.failed[contender.label] = _one_line(exc)
+                continue
+            if not columns:
+                columns["gray input"] = evaluation.pictures["gray input"]
+                table.rows.update({row: evaluation.table[row] for row in (GRAY, MEAN_COLOR) if row in evaluation.table})
+            table.rows[contender.label] = evaluation.table[MODEL]
+            columns[contender.label] = evaluation.pictures[MODEL]
+        if images.truth is not None:
+            columns["ground truth"] = images.truth
+        grid_name = f"grid_{index}.png"
+        if len(columns) > 1 or images.truth is None and columns:
+            save_image(_grid(images, columns), out_dir / grid_name)
+        what = "ground truth: yes" if images.truth is not None else "no ground truth (never in color): colorfulness and diversity only"
+        sections.append(Section(
+            f"{spec}: {len(images)} images, {options.size} px center crops", table,
+            [(f"each row one image, each column one model ({spec})", grid_name)] if (out_dir / grid_name).exists() else [], what,
+        ))  # fmt: skip
+        results[spec] = {"images": len(images), "ground_truth": images.truth is not None, "metrics": table.rows, "failed": table.failed}
+
+    truth_source = next((s for s in sources if results[s]["ground_truth"]), None)
+    if truth_source and working:
+        cross = gray_conversion_table(working, loaded[truth_source])
+        sections.append(Section(
+            f"Gray conversion: AuC when the inputs are made gray another way ({truth_source})", cross,
+            text="Rows: models, with the conversion they were trained with; columns: the conversion that made the "
+            "evaluation inputs gray. A model learns the inverse of its own conversion, so the diagonal flatters it.",
+        ))  # fmt: skip
+        results["gray_conversion_auc"] = cross.rows
+
+    if not sections:  # nothing trained: the report still says why
+        sections.append(Section("Models", Table({}, {c.label: c.error or "no model" for c in contenders})))
+
+    curves = []
+    for contender in contenders:
+        plot = (contender.model.parent if contender.model else out_dir / "runs" / contender.label) / "loss_curves.png"
+        if plot.is_file() and not contender.is_checkpoint:
+            shutil.copyfile(plot, out_dir / f"loss_{contender.label}.png")
+            curves.append((contender.label, f"loss_{contender.label}.png"))
+    if curves:
+        sections.append(Section("Loss curves", images=curves, image_row=True))
+
+    context = {
+        "budget": f"{options.steps} steps per recipe" if options.steps else "each recipe's own step count",
+        "training data": options.data or "each recipe's own",
+        "seed": str(options.seed),
+        "hardware": hardware(),
+        "wall time": f"{(time.perf_counter() - started) / 60:.1f} min",
+        "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with ganforge {__version__}",
+        "models": ", ".join(f"{c.label} ({c.source})" for c in contenders),
+    }
+    html_path, _ = write_report(out_dir, "ganforge comparison", context, sections)
+    summary = {"context": context, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
+    write_text(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return html_path
+
+
+def gray_conversion_table(contenders: list[Contender], images: EvalImages) -> Table:
+    """AuC of each model (rows) on inputs made gray by each conversion (columns)."""
+    rows = {}
+    for contender in contenders:
+        own = getattr(contender.colorizer.color_space, "gray", "lstar")
+        rows[f"{contender.label} (trained on {own})"] = {
+            f"input {conversion}": evaluate(contender.colorizer, images, metrics=["auc"], gray_conversion=conversion).table[MODEL]["auc"]
+            for conversion in GRAY_CONVERSIONS
+        }
+    return Table(rows)

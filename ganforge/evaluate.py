@@ -1,0 +1,264 @@
+"""Score a colorizer on a data source, beside the two trivial baselines every number needs.
+
+*gray* keeps the lightness and predicts no color; *mean color* paints every
+pixel with the training set's average chroma. A model that does not beat both
+has learned nothing a constant could not. Photographs that were never in color
+have no ground truth, so only the metrics that need none (colorfulness,
+diversity) are reported for them, and the pictures go in the grid to be looked at.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .atomic import write_text
+from .colorize import Colorizer
+from .colormath import lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
+from .components import EvalBatch, Metric
+from .config import Recipe
+from .data import center_crop, open_source
+from .errors import UsageError
+from .images import UnreadableImage, is_grayscale, normalise_mode, to_tensor
+from .plugins import get_registries
+from .plots import sample_grid, save_image
+
+log = logging.getLogger(__name__)
+
+MODEL, GRAY, MEAN_COLOR = "model", "gray (no color)", "mean color"
+GRAY_CONVERSIONS = ("lstar", "rec601", "rec709")
+
+
+@dataclass
+class EvalImages:
+    """Center crops of a data source: the originals (``None`` for true black-and-white) and their names."""
+
+    source: str
+    size: int
+    truth: torch.Tensor | None
+    luminance: torch.Tensor | None  # the gray photographs themselves when there is no truth
+    names: list[str]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def gray(self, conversion: str) -> torch.Tensor:
+        """The gray inputs ``(B, 1, H, W)``: the originals made gray with ``conversion``, or the gray photos."""
+        return self.luminance if self.truth is None else to_gray(self.truth, conversion)
+
+
+def load_eval_images(spec: str, *, size: int, count: int | None = None) -> EvalImages:
+    """Read up to ``count`` images of a data source as ``size``-px center crops.
+
+    A source of only gray photographs is taken as true black-and-white (no
+    truth); in a mixed source the gray pictures are skipped and counted. Images
+    whose short side is below ``size`` are a usage error rather than silently upscaled.
+    """
+    source = open_source(spec, "--data")
+    wanted = len(source) if count is None else min(count, len(source))
+    crops: list[tuple[str, torch.Tensor, bool]] = []  # (name, crop, photographed in gray)
+    unreadable = 0
+    for index in tqdm(range(wanted), desc=f"reading {spec}", unit="image", leave=False):
+        try:
+            image = normalise_mode(source.load(index))
+        except UnreadableImage as exc:
+            log.warning("skipping unreadable image %s: %s", source.describe(index), exc)
+            unreadable += 1
+            continue
+        if min(image.size) < size:
+            raise UsageError(
+                f"{source.describe(index)} is {image.width}x{image.height}, smaller than the evaluation size {size} px; "
+                f"pass --size {min(image.size)} or less, or leave the image out"
+            )
+        crops.append((source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image)))
+    if not crops:
+        raise UsageError(f"data source '{spec}' has no readable image")
+    skipped = {"unreadable": unreadable}
+    if all(gray for _, _, gray in crops):
+        return EvalImages(spec, size, None, torch.stack([c for _, c, _ in crops])[:, :1], [n for n, _, _ in crops], skipped)
+    skipped["gray among color"] = sum(gray for _, _, gray in crops)
+    if skipped["gray among color"]:
+        log.warning("%s: %d gray picture(s) among color ones skipped (no ground truth)", spec, skipped["gray among color"])
+    color = [(name, crop) for name, crop, gray in crops if not gray]
+    return EvalImages(spec, size, torch.stack([c for _, c in color]), None, [n for n, _ in color], skipped)
+
+
+def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tuple[float, float] | None:
+    """The average a*b* of (up to ``images``) training pictures; ``None`` when the training data is not here."""
+    try:
+        source = open_source(recipe.data.train, "data.train")
+    except UsageError as exc:
+        log.warning("mean-color baseline: training data unavailable (%s)", exc)
+        return None
+    total, counted = torch.zeros(2), 0
+    for index in range(min(images, len(source))):
+        try:
+            image = normalise_mode(source.load(index))
+        except UnreadableImage:
+            continue
+        if is_grayscale(image):
+            continue
+        total += rgb_to_lab(to_tensor(center_crop(image, size))[None])[0, 1:].mean((1, 2))
+        counted += 1
+    return (float(total[0] / counted), float(total[1] / counted)) if counted else None
+
+
+def constant_chroma(gray: torch.Tensor, chroma: tuple[float, float]) -> torch.Tensor:
+    """The gray pictures' lightness with one a*b* everywhere: the trivial baselines."""
+    lightness = lightness_of_gray(gray)
+    ab = torch.tensor(chroma, dtype=lightness.dtype).view(1, 2, 1, 1).expand(gray.shape[0], 2, *gray.shape[-2:])
+    return lab_to_rgb(torch.cat([lightness, ab], 1))
+
+
+def select_metrics(names: list[str] | None) -> dict[str, Metric]:
+    registry = get_registries().metrics
+    return {name: registry.create(name) for name in (names or registry.names())}
+
+
+def score(metrics: dict[str, Metric], batch: EvalBatch) -> dict[str, torch.Tensor]:
+    """Per-image values of every metric that applies to ``batch`` (truth and samples present or not)."""
+    values = {}
+    for name, metric in metrics.items():
+        if (metric.needs_truth and batch.truth is None) or (metric.needs_samples and batch.samples is None):
+            continue
+        values[name] = metric(batch).float().cpu()
+    return values
+
+
+def mean(values: torch.Tensor) -> float:
+    """The mean over the images where a metric applies (NaN if it applies to none)."""
+    finite = values[~values.isnan()]
+    return float(finite.mean()) if len(finite) else math.nan
+
+
+@dataclass
+class Evaluation:
+    """Mean metrics per row (model and baselines), per-image model values and the pictures."""
+
+    source: str
+    size: int
+    images: int
+    gray_conversion: str
+    has_truth: bool
+    table: dict[str, dict[str, float]]
+    per_image: dict[str, list[float]]
+    pictures: dict[str, torch.Tensor]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "data": self.source,
+            "images": self.images,
+            "size": self.size,
+            "gray_conversion": self.gray_conversion,
+            "ground_truth": self.has_truth,
+            "metrics": self.table,
+            "per_image": self.per_image,
+            "notes": self.notes,
+        }
+
+
+def colorize_all(colorizer: Colorizer, gray: torch.Tensor, batch_size: int, samples: int, desc: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The colorizations of ``gray`` and, for noise models, ``samples`` noise samples of each, in batches."""
+    predictions, noise_samples = [], []
+    for start in tqdm(range(0, len(gray), batch_size), desc=desc, unit="batch", leave=False):
+        chunk = gray[start : start + batch_size]
+        predictions.append(colorizer(chunk))
+        if colorizer.noise_dim and samples >= 2:
+            noise_samples.append(torch.stack(colorizer.sample(chunk, samples, seed=start)))
+    return torch.cat(predictions), (torch.cat(noise_samples, 1) if noise_samples else None)
+
+
+def evaluate(
+    colorizer: Colorizer,
+    images: EvalImages,
+    *,
+    metrics: list[str] | None = None,
+    gray_conversion: str | None = None,
+    mean_chroma: tuple[float, float] | None = None,
+    samples: int = 8,
+    batch_size: int = 16,
+) -> Evaluation:
+    """Metrics of ``colorizer`` on ``images`` next to the gray and mean-color baselines.
+
+    ``gray_conversion`` makes the inputs gray another way than the model was
+    trained with (``lstar``, ``rec601``, ``rec709``); by default the model's own.
+    """
+    conversion = gray_conversion or getattr(colorizer.color_space, "gray", "lstar")
+    if conversion not in GRAY_CONVERSIONS:
+        raise UsageError(f"gray conversion '{conversion}' is not one of {', '.join(GRAY_CONVERSIONS)}")
+    chosen = select_metrics(metrics)
+    gray = images.gray(conversion)
+    prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")
+    rows = {MODEL: EvalBatch(gray, prediction, images.truth, noise_samples), GRAY: EvalBatch(gray, constant_chroma(gray, (0.0, 0.0)), images.truth)}
+    notes = []
+    if mean_chroma is None and images.truth is not None:
+        mean_chroma = tuple(rgb_to_lab(images.truth)[:, 1:].mean((0, 2, 3)).tolist())  # type: ignore[assignment]
+        notes.append("mean color: training data unavailable, so the evaluated images' own mean chroma (flatters the baseline)")
+    if mean_chroma is not None:
+        rows[MEAN_COLOR] = EvalBatch(gray, constant_chroma(gray, mean_chroma), images.truth)
+    values = {row: score(chosen, batch) for row, batch in rows.items()}
+    table = {row: {name: mean(v) for name, v in row_values.items()} for row, row_values in values.items()}
+    pictures = {"gray input": gray.expand(-1, 3, -1, -1), **{row: batch.prediction for row, batch in rows.items()}}
+    if noise_samples is not None:
+        pictures.update({f"sample {i + 1}": s for i, s in enumerate(noise_samples[:3])})
+    if images.truth is not None:
+        pictures["ground truth"] = images.truth
+    return Evaluation(
+        images.source, images.size, len(images), conversion, images.truth is not None, table,
+        {name: v.tolist() for name, v in values[MODEL].items()}, pictures, notes,
+    )  # fmt: skip
+
+
+def ranked_rows(evaluation: Evaluation, key: str = "auc") -> list[tuple[str, int]]:
+    """(label, index) of the best, median and worst images by ``key``; every image (up to 8) without truth."""
+    if not evaluation.has_truth or key not in evaluation.per_image:
+        return [(name, i) for i, name in enumerate(["image"] * min(8, evaluation.images))]
+    order = sorted(range(evaluation.images), key=lambda i: evaluation.per_image[key][i], reverse=True)
+    picks = {"best": order[0], "median": order[len(order) // 2], "worst": order[-1]}
+    return list(picks.items())
+
+
+def evaluation_grid(evaluation: Evaluation, columns: list[str] | None = None) -> Image.Image:
+    """A labelled grid: the best, median and worst images by AuC (all, up to 8, without truth) x the pictures."""
+    picks = [index for _, index in ranked_rows(evaluation)]
+    chosen = columns or list(evaluation.pictures)
+    return sample_grid({name: evaluation.pictures[name][picks] for name in chosen})
+
+
+def evaluate_checkpoint(
+    checkpoint: str,
+    data: str | None,
+    out_dir: Path,
+    *,
+    size: int = 256,
+    count: int | None = None,
+    metrics: list[str] | None = None,
+    gray_conversion: str | None = None,
+    samples: int = 8,
+    batch_size: int = 16,
+) -> Evaluation:
+    """What ``ganforge eval`` does: evaluate, then write ``metrics.json`` and ``grid.png`` into ``out_dir``."""
+    from .colorize import load
+
+    colorizer = load(checkpoint)
+    spec = data or colorizer.recipe.data.val or colorizer.recipe.data.train
+    images = load_eval_images(spec, size=size, count=count)
+    evaluation = evaluate(
+        colorizer, images, metrics=metrics, gray_conversion=gray_conversion, mean_chroma=training_mean_chroma(colorizer.recipe),
+        samples=samples, batch_size=batch_size,
+    )  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, **evaluation.to_json()}
+    write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
+    save_image(evaluation_grid(evaluation), out_dir / "grid.png")
+    return evaluation

@@ -84,6 +84,11 @@ class ShapesSource:
         return Image.fromarray((rgb * 255 + 0.5).astype(np.uint8), "RGB")
 
 
+def shapes_val() -> ShapesSource:
+    """32 procedural shapes pictures from a seed builtin:shapes never uses: held-out images to evaluate on."""
+    return ShapesSource(count=32, seed=1_000_003)
+
+
 class CircleChroma(Metric):
     """On builtin:shapes: predicted / true chroma of the red-or-blue circles (averaging losses leave them grayish); NaN elsewhere."""
 
@@ -104,4 +109,5 @@ def ganforge_register(registries: Registries) -> None:
     registries.sources.add("samples", samples)
     registries.sources.add("true_bw", true_bw)
     registries.sources.add("shapes", ShapesSource)
+    registries.sources.add("shapes_val", shapes_val)
     registries.metrics.add("circle_chroma", CircleChroma)

@@ -1,0 +1,99 @@
+"""`ganforge compare`: same budget for every recipe, failed rows, the report, and the report in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from ganforge.browser import find_browser, rendered_dom, screenshot
+from ganforge.compare import CompareOptions, compare
+from ganforge.report import Table
+from ganforge.tracking import read_metrics
+
+from .conftest import TINY_RECIPE
+
+SMALL = ["data.num_workers=0", "train.checkpoint_every=1000", "train.sample_every=1000"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One comparison of two tiny recipes and a broken one, shared by the tests below."""
+    root = tmp_path_factory.mktemp("compare")
+    (root / "per_channel.yaml").write_text(TINY_RECIPE.format(out_dir=root / "unused"))
+    (root / "l1_only.yaml").write_text(
+        TINY_RECIPE.format(out_dir=root / "unused").split("adversaries:")[0]
+        + "phases:\n  - {name: pretrain, steps: 3, losses: {l1: 1.0}}\n"
+        + "color_space: {name: lab, gray: rec601}\n"
+    )
+    (root / "broken.yaml").write_text(TINY_RECIPE.format(out_dir=root / "unused").replace("name: unet", "name: unetz"))
+    options = CompareOptions(steps=6, eval_sources=["builtin:shapes", "builtin:true_bw"], size=32, images=4, overrides=SMALL)
+    recipes = [root / "per_channel.yaml", root / "l1_only.yaml", root / "broken.yaml"]
+    html = compare(recipes, root / "report", options)
+    return html.parent
+
+
+def test_every_recipe_trains_the_same_budget(report):
+    for name in ("per_channel", "l1_only"):
+        steps = [record["step"] for record in read_metrics(report / "runs" / name / "metrics.jsonl")]
+        assert max(steps) == 6  # 4+4 phases shrunk, 3 stretched: both to exactly 6
+
+
+def test_a_failing_recipe_is_a_row_with_its_reason_and_the_others_complete(report):
+    results = json.loads((report / "metrics.json").read_text())["results"]
+    shapes = results["builtin:shapes"]
+    assert set(shapes["metrics"]) == {"gray (no color)", "mean color", "per_channel", "l1_only"}
+    assert "unknown generator 'unetz'" in shapes["failed"]["broken"]
+    assert shapes["metrics"]["per_channel"]["auc"] > 0
+    markdown = (report / "report.md").read_text()
+    assert re.search(r"\| broken \| failed: .*unetz", markdown)
+
+
+def test_true_black_and_white_images_are_reported_without_truth_metrics(report):
+    results = json.loads((report / "metrics.json").read_text())["results"]["builtin:true_bw"]
+    assert results["ground_truth"] is False
+    assert set(results["metrics"]["per_channel"]) == {"colorfulness"}
+
+
+def test_the_report_shows_each_models_gray_conversion_against_the_others(report):
+    cross = json.loads((report / "metrics.json").read_text())["results"]["gray_conversion_auc"]
+    assert set(cross) == {"per_channel (trained on lstar)", "l1_only (trained on rec601)"}
+    assert set(cross["l1_only (trained on rec601)"]) == {"input lstar", "input rec601", "input rec709"}
+    context = json.loads((report / "metrics.json").read_text())["context"]
+    assert context["seed"] == "0" and "6 steps" in context["budget"] and context["hardware"]
+
+
+def test_table_bolds_the_best_model_by_the_metrics_direction():
+    table = Table({"gray": {"auc": 0.9, "err": 1.0}, "a": {"auc": 0.5, "err": 3.0}, "b": {"auc": 0.7, "err": 2.0}},
+                  higher_is_better={"err": False}, baselines=("gray",))  # fmt: skip
+    assert table.best("auc") == "b" and table.best("err") == "b"
+    assert "| b | **0.700** | **2.000** |" in table.markdown()
+
+
+needs_browser = pytest.mark.skipif(
+    find_browser() is None and not os.environ.get("GANFORGE_REQUIRE_BROWSER"),
+    reason="no Chromium here (CI installs it and sets GANFORGE_REQUIRE_BROWSER=1)",
+)
+
+
+@needs_browser
+def test_the_report_renders_its_tables_and_images_in_chromium(report, tmp_path):
+    dom = rendered_dom(report / "report.html")
+    images = re.findall(r"<img [^>]*src=\"([^\"]+)\"", dom)
+    assert len(images) >= 4  # two grids and two loss plots
+    loaded = re.search(r'data-images-loaded="(\d+)"', dom)
+    assert loaded and int(loaded.group(1)) == len(images), "some picture did not load"
+    assert 'class="missing"' not in dom.split("<body")[1]
+    assert dom.count("<table>") == 3 and ">per_channel</th>" in dom and "failed: " in dom
+    shot = screenshot(report / "report.html", tmp_path / "report.png", width=800, height=600)
+    assert shot.stat().st_size > 10_000
+
+
+@needs_browser
+def test_a_report_moved_without_its_pictures_says_which_are_missing(report, tmp_path):
+    moved = tmp_path / "report.html"
+    moved.write_text((report / "report.html").read_text())
+    dom = rendered_dom(moved)
+    assert 'data-images-loaded="0"' in dom and "missing picture: grid_0.png" in dom

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 import ganforge
+from ganforge.data import center_crop
 from ganforge.images import open_image, to_tensor
 from ganforge.plots import sample_grid, save_image
 from ganforge_plugins.builtin_data import SAMPLES_DIR, TRUE_BW_DIR
@@ -24,11 +25,7 @@ PICTURES = [TRUE_BW_DIR / "camera.png", TRUE_BW_DIR / "coins.png", SAMPLES_DIR /
 
 
 def square(path: Path, side: int = 192) -> torch.Tensor:
-    image = open_image(path).convert("L")
-    scale = side / min(image.size)
-    image = image.resize((round(image.width * scale), round(image.height * scale)))
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    return to_tensor(image.crop((left, top, left + side, top + side)))
+    return to_tensor(center_crop(open_image(path).convert("L"), side))
 
 
 def main() -> None:

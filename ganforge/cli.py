@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
-from .errors import GanforgeError
+from .errors import GanforgeError, UsageError
 from .registry import Registries
 
 PROG = "ganforge"
@@ -64,7 +64,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         video=VideoOptions(batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing),
     )
-    report = colorize_files(load(args.checkpoint), [Path(p) for p in args.inputs], Path(args.output), options)
+    checkpoint, inputs = split_checkpoint(args.inputs)
+    report = colorize_files(load(checkpoint), [Path(p) for p in inputs], Path(args.output), options)
     notes = [f"wrote {len(report.written)} file(s)"]
     if report.skipped_existing:
         notes.append(f"skipped {report.skipped_existing} existing (use --overwrite)")
@@ -76,6 +77,20 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         print(f"{PROG}: {note}")
     print(f"{PROG}: " + "; ".join(notes))
     return 1 if report.unreadable and not report.written and not report.skipped_existing else 0
+
+
+def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
+    """``[CHECKPOINT] INPUT...``: the first argument is a checkpoint if it is a .safetensors file, 'default',
+    or an ``owner/name`` Hub id that is not a local path; otherwise every argument is an input."""
+    from pathlib import Path
+
+    first = arguments[0]
+    if len(arguments) == 1 and first.endswith(".safetensors"):
+        raise UsageError(f"'{first}' names a checkpoint but no INPUT follows it; add the pictures to colorize")
+    is_hub_id = first.count("/") == 1 and not Path(first).exists() and not Path(first).suffix
+    if len(arguments) > 1 and (first.endswith(".safetensors") or first == "default" or is_hub_id):
+        return first, arguments[1:]
+    return "default", arguments
 
 
 def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: int | None = None) -> None:
@@ -142,9 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .plugins import get_plugin_manager
 
     get_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
-    colorize = sub.add_parser("colorize", help="colorize image files, folders and videos with a checkpoint")
-    colorize.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/quickstart/model.safetensors")
-    colorize.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (walked recursively)")
+    colorize = sub.add_parser(
+        "colorize", help="colorize image files, folders and videos (with the default model unless a checkpoint is named)",
+        usage="%(prog)s [-h] [CHECKPOINT] INPUT [INPUT ...] -o OUTPUT [options]",
+    )
+    colorize.add_argument("inputs", nargs="+", metavar="[CHECKPOINT] INPUT",
+                          help="optionally first a checkpoint (a .safetensors file, a Hub repo id, or 'default'), "
+                          "then image or video files, or folders (walked recursively)")
     colorize.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     colorize.add_argument("--samples", type=int, default=0, metavar="N", help="write N diverse colorizations (noise models)")
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
@@ -160,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.set_defaults(run=_cmd_colorize)
 
     evaluate = sub.add_parser("eval", help="score a checkpoint on a data source, beside the gray and mean-color baselines")
-    evaluate.add_argument("checkpoint", help="a ganforge .safetensors checkpoint or a Hub repo id")
+    evaluate.add_argument("checkpoint", nargs="?", default="default", help="a .safetensors checkpoint or a Hub repo id (default: the shipped model)")
     evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the recipe's data.val)")
     evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
     _add_evaluation_options(evaluate, size=256)

@@ -247,10 +247,17 @@ class Colorizer:
 
 
 HUB_FILENAME = "model.safetensors"
+DEFAULT = "default"
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default.safetensors"  # provenance: models/README.md
 
 
 def resolve_checkpoint(path_or_repo: str | Path) -> Path:
-    """A local file, or ``owner/name`` on the Hugging Face Hub (its ``model.safetensors``; cached, works offline)."""
+    """``"default"`` (the model shipped in the package), a local file, or ``owner/name`` on the
+    Hugging Face Hub (its ``model.safetensors``; cached, works offline)."""
+    if str(path_or_repo) == DEFAULT and not Path(DEFAULT).exists():
+        if not DEFAULT_MODEL.is_file():
+            raise UsageError(f"the default model is missing from this installation ({DEFAULT_MODEL}); reinstall ganforge")
+        return DEFAULT_MODEL
     path = Path(path_or_repo)
     if path.exists() or path.suffix == ".safetensors" or str(path_or_repo).count("/") != 1:
         return path
@@ -266,8 +273,8 @@ def resolve_checkpoint(path_or_repo: str | Path) -> Path:
         ) from None
 
 
-def load(path_or_repo: str | Path) -> Colorizer:
-    """Load a ganforge checkpoint (a ``.safetensors`` file or a Hub repo id) into a :class:`Colorizer`.
+def load(path_or_repo: str | Path = DEFAULT) -> Colorizer:
+    """Load a ganforge checkpoint (``"default"``, a ``.safetensors`` file or a Hub repo id) into a :class:`Colorizer`.
 
     >>> import ganforge, numpy as np
     >>> colorizer = ganforge.load(ganforge_checkpoint)  # a checkpoint written by ganforge train

@@ -24,7 +24,10 @@ from .atomic import write_text
 from .colorize import Colorizer, load
 from .config import load_recipe
 from .errors import UsageError
-from .evaluate import GRAY, GRAY_CONVERSIONS, MEAN_COLOR, MODEL, EvalImages, evaluate, load_eval_images, select_metrics, training_mean_chroma
+from .evaluate import (
+    GRAY, GRAY_CONVERSIONS, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, select_metrics,
+    training_mean_chroma,
+)  # fmt: skip
 from .phases import fit_steps
 from .plots import sample_grid, save_image
 from .report import Section, Table, write_report
@@ -160,7 +163,8 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
             f"{spec}: {len(images)} images, {options.size} px center crops", table,
             [(f"each row one image, each column one model ({spec})", grid_name)] if (out_dir / grid_name).exists() else [], what,
         ))  # fmt: skip
-        results[spec] = {"images": len(images), "ground_truth": images.truth is not None, "metrics": table.rows, "failed": table.failed}
+        metrics = {row: json_numbers(values) for row, values in table.rows.items()}
+        results[spec] = {"images": len(images), "ground_truth": images.truth is not None, "metrics": metrics, "failed": table.failed}
 
     truth_source = next((s for s in sources if results[s]["ground_truth"]), None)
     if truth_source and working:
@@ -189,7 +193,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         "training data": options.data or "each recipe's own",
         "seed": str(options.seed),
         "hardware": hardware(),
-        "wall time": f"{(time.perf_counter() - started) / 60:.1f} min",
+        "wall time of this invocation": f"{(time.perf_counter() - started) / 60:.1f} min (runs it resumed count only what was left)",
         "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with ganforge {__version__}",
         "models": ", ".join(f"{c.label} ({c.source})" for c in contenders),
     }

@@ -155,16 +155,21 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary; NaN (a metric that does not apply) becomes null."""
         return {
             "data": self.source,
             "images": self.images,
             "size": self.size,
             "gray_conversion": self.gray_conversion,
             "ground_truth": self.has_truth,
-            "metrics": self.table,
-            "per_image": self.per_image,
+            "metrics": {row: json_numbers(values) for row, values in self.table.items()},
+            "per_image": {name: [None if math.isnan(v) else v for v in values] for name, values in self.per_image.items()},
             "notes": self.notes,
         }
+
+
+def json_numbers(values: dict[str, float]) -> dict[str, float | None]:
+    return {name: None if math.isnan(value) else value for name, value in values.items()}
 
 
 def colorize_all(colorizer: Colorizer, gray: torch.Tensor, batch_size: int, samples: int, desc: str) -> tuple[torch.Tensor, torch.Tensor | None]:

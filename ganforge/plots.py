@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,13 +15,19 @@ from .tracking import read_metrics
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
-    """Break a label into lines that fit ``width`` pixels (a word longer than that stays whole)."""
+    """Break a label into lines that fit ``width`` pixels: at spaces, after underscores, else mid-word."""
+    pieces = [piece for piece in re.split(r"(?<=_)| ", text) if piece]
     lines: list[str] = []
-    for word in text.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}") <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
+    for piece in pieces:
+        joiner = "" if lines and lines[-1].endswith("_") else " "
+        if lines and draw.textlength(f"{lines[-1]}{joiner}{piece}") <= width:
+            lines[-1] = f"{lines[-1]}{joiner}{piece}"
+            continue
+        while draw.textlength(piece) > width and len(piece) > 1:  # a word wider than the column
+            cut = max(1, next((i for i in range(len(piece), 0, -1) if draw.textlength(piece[:i]) <= width), 1))
+            lines.append(piece[:cut])
+            piece = piece[cut:]
+        lines.append(piece)
     return lines or [""]
 
 

@@ -126,7 +126,9 @@ def test_cli_writes_confidence_maps_and_samples(tmp_path):
     ("make_args", "message"),
     [
         (lambda ck, tmp: [str(ck), str(tmp / "nothing.png"), "-o", str(tmp / "o")], "input '.*nothing.png' does not exist"),
-        (lambda ck, tmp: [str(tmp / "p.png"), str(tmp / "p.png"), "-o", str(tmp / "o")], "is not a safetensors file"),
+        (lambda ck, tmp: [(tmp / "fake.safetensors").write_bytes(b"junk") and str(tmp / "fake.safetensors"), str(tmp / "p.png"),
+                          "-o", str(tmp / "o")], "is not a safetensors file"),
+        (lambda ck, tmp: [str(ck), "-o", str(tmp / "o")], "names a checkpoint but no INPUT"),
         (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--samples", "2"], "--samples needs a model with a noise input"),
         (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--confidence"], "--confidence and --desaturate-below need"),
     ],

@@ -97,3 +97,15 @@ def test_a_report_moved_without_its_pictures_says_which_are_missing(report, tmp_
     moved.write_text((report / "report.html").read_text())
     dom = rendered_dom(moved)
     assert 'data-images-loaded="0"' in dom and "missing picture: grid_0.png" in dom
+
+
+@pytest.mark.parametrize("label", ["zhang_classification", "unconditional_pretrain", "original (blank: never in color)", "x" * 40])
+def test_grid_labels_are_wrapped_to_their_column(label):
+    from PIL import Image, ImageDraw
+
+    from ganforge.plots import _wrap
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = _wrap(draw, label, 62)
+    assert all(draw.textlength(line) <= 62 for line in lines)
+    assert "".join(lines).replace(" ", "") == label.replace(" ", "")

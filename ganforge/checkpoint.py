@@ -97,6 +97,18 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, recipe, weights, metadata)
 
 
+def export_for_inference(source: str | Path, target: str | Path) -> Path:
+    """A checkpoint with only the weights inference uses (the EMA ones when present), about half the size.
+
+    The recipe and metadata are kept, plus ``exported_from``; training cannot resume from the export.
+    """
+    checkpoint = read_checkpoint(source)
+    metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("format", "format_version", "recipe", "color_space")}
+    metadata["exported_from"] = Path(source).name
+    metadata["weights"] = "ema" if checkpoint.weights.get("ema") else "generator"
+    return save_checkpoint(target, checkpoint.recipe, checkpoint.state_dict(prefer_ema=True), metadata=metadata)
+
+
 def _looks_truncated(path: Path) -> bool:
     """True when the file's own header length says it should be longer than it is."""
     with open(path, "rb") as handle:

@@ -99,6 +99,17 @@ def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: 
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="only these metrics (see 'ganforge plugins --kind metric')")
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .checkpoint import export_for_inference
+
+    out = export_for_inference(args.checkpoint, args.output)
+    before, after = Path(args.checkpoint).stat().st_size, out.stat().st_size
+    print(f"{PROG}: wrote {out} ({after / 2**20:.1f} MiB, from {before / 2**20:.1f} MiB)")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -177,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="video: weight of the previous frame's chroma where the picture is still; "
                           "reset at scene cuts (0 = off, default 0.7)")
     colorize.set_defaults(run=_cmd_colorize)
+
+    export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present), to ship")
+    export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
+    export.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
+    export.set_defaults(run=_cmd_export)
 
     evaluate = sub.add_parser("eval", help="score a checkpoint on a data source, beside the gray and mean-color baselines")
     evaluate.add_argument("checkpoint", nargs="?", default="default", help="a .safetensors checkpoint or a Hub repo id (default: the shipped model)")

@@ -111,3 +111,18 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(saved, recipe, monk
         save_checkpoint(path, recipe, {"w": torch.ones(3)})
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind
+
+
+def test_export_keeps_only_the_inference_weights_and_gives_the_same_colors(saved, tmp_path, capsys):
+    from ganforge.cli import main
+
+    path, _, _ = saved
+    out = tmp_path / "shipped.safetensors"
+    assert main(["export", str(path), "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    exported = read_checkpoint(out)
+    assert not exported.weights["ema"] and exported.metadata["weights"] == "ema"
+    assert exported.metadata["exported_from"] == "model.safetensors" and exported.recipe == read_checkpoint(path).recipe
+    assert out.stat().st_size < path.stat().st_size
+    gray = torch.rand(1, 1, 8, 8)
+    torch.testing.assert_close(ganforge.load(out)(gray), ganforge.load(path)(gray))

@@ -118,7 +118,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     evaluation = evaluate_checkpoint(
         args.checkpoint, args.data, Path(args.output), size=args.size, count=args.images, metrics=args.metrics,
-        gray_conversion=args.gray, samples=args.samples,
+        gray_conversion=args.gray, samples=args.samples, temperature=args.temperature,
     )  # fmt: skip
     directions = {name: metric.higher_is_better for name, metric in select_metrics(args.metrics).items()}
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation_options(evaluate, size=256)
     evaluate.add_argument("--gray", choices=["lstar", "rec601", "rec709"], help="make the inputs gray this way (default: the model's own)")
     evaluate.add_argument("--samples", type=int, default=8, metavar="N", help="noise samples per image for diversity (default 8)")
+    evaluate.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
     evaluate.set_defaults(run=_cmd_eval)
 
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")

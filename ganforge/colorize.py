@@ -118,7 +118,7 @@ class Colorizer:
         colors toward gray where confidence is below this value (0..1).
         """
         gray = self._gray(images)
-        with self._temperature(temperature):
+        with self.using_temperature(temperature):
             chroma = self._chroma(gray, noise, size)
             if desaturate_below is not None:
                 if not 0 < desaturate_below <= 1:
@@ -230,7 +230,8 @@ class Colorizer:
         return rgb
 
     @contextlib.contextmanager
-    def _temperature(self, temperature: float | None) -> Iterator[None]:
+    def using_temperature(self, temperature: float | None) -> Iterator[None]:
+        """Decode with another annealed-mean temperature inside the block (``None``: the model's own)."""
         if temperature is None:
             yield
             return

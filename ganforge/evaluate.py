@@ -192,8 +192,11 @@ def evaluate(
     mean_chroma: tuple[float, float] | None = None,
     samples: int = 8,
     batch_size: int = 16,
+    temperature: float | None = None,
 ) -> Evaluation:
     """Metrics of ``colorizer`` on ``images`` next to the gray and mean-color baselines.
+
+    ``temperature`` decodes a classification model at another annealed-mean temperature.
 
     ``gray_conversion`` makes the inputs gray another way than the model was
     trained with (``lstar``, ``rec601``, ``rec709``); by default the model's own.
@@ -203,7 +206,8 @@ def evaluate(
         raise UsageError(f"gray conversion '{conversion}' is not one of {', '.join(GRAY_CONVERSIONS)}")
     chosen = select_metrics(metrics)
     gray = images.gray(conversion)
-    prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")
+    with colorizer.using_temperature(temperature):
+        prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")
     rows = {MODEL: EvalBatch(gray, prediction, images.truth, noise_samples), GRAY: EvalBatch(gray, constant_chroma(gray, (0.0, 0.0)), images.truth)}
     notes = []
     if mean_chroma is None and images.truth is not None:
@@ -251,6 +255,7 @@ def evaluate_checkpoint(
     gray_conversion: str | None = None,
     samples: int = 8,
     batch_size: int = 16,
+    temperature: float | None = None,
 ) -> Evaluation:
     """What ``ganforge eval`` does: evaluate, then write ``metrics.json`` and ``grid.png`` into ``out_dir``."""
     from .colorize import load
@@ -260,10 +265,10 @@ def evaluate_checkpoint(
     images = load_eval_images(spec, size=size, count=count)
     evaluation = evaluate(
         colorizer, images, metrics=metrics, gray_conversion=gray_conversion, mean_chroma=training_mean_chroma(colorizer.recipe),
-        samples=samples, batch_size=batch_size,
+        samples=samples, batch_size=batch_size, temperature=temperature,
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, **evaluation.to_json()}
+    result = {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature, **evaluation.to_json()}
     write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
     save_image(evaluation_grid(evaluation), out_dir / "grid.png")
     return evaluation

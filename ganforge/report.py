@@ -33,9 +33,10 @@ class Table:
 
     @property
     def columns(self) -> list[str]:
+        """Every metric some row has a number for (one that applies to no image is left out)."""
         seen: dict[str, None] = {}
         for values in self.rows.values():
-            seen.update(dict.fromkeys(values))
+            seen.update({name: None for name, value in values.items() if not math.isnan(value)})
         return list(seen)
 
     def best(self, column: str) -> str | None:

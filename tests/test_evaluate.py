@@ -201,3 +201,14 @@ def test_a_checkpoint_in_a_color_space_no_plugin_provides_is_a_one_line_error(tm
     code = main(["eval", str(model), "--data", "builtin:true_bw", "-o", str(tmp_path / "out")])
     errors = error_lines(capsys.readouterr().err)
     assert code == 2 and len(errors) == 1 and "color space 'hsv'" in errors[0] and "lab, rgb" in errors[0]
+
+
+def test_eval_can_decode_a_classification_model_at_another_temperature(tmp_path):
+    model = checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8})
+    colorizer = ganforge.load(model)
+    with torch.no_grad():
+        colorizer.generator.classify.bias.copy_(torch.linspace(0, 3, 261))
+    images = load_eval_images(f"imagefolder:{colored_folder(tmp_path / 'val', count=2)}", size=32)
+    hot, cold = (evaluate(colorizer, images, metrics=["colorfulness"], temperature=t) for t in (1.0, 0.1))
+    assert cold.table[MODEL]["colorfulness"] > hot.table[MODEL]["colorfulness"]
+    assert colorizer.generator.temperature == 0.38  # restored

@@ -109,3 +109,8 @@ def test_grid_labels_are_wrapped_to_their_column(label):
     lines = _wrap(draw, label, 62)
     assert all(draw.textlength(line) <= 62 for line in lines)
     assert "".join(lines).replace(" ", "") == label.replace(" ", "")
+
+
+def test_a_metric_that_applies_to_no_image_gets_no_column():
+    table = Table({"gray": {"auc": 0.9, "circle_chroma": float("nan")}, "a": {"auc": 0.5, "circle_chroma": float("nan")}})
+    assert table.columns == ["auc"] and "circle_chroma" not in table.markdown() + table.html()

@@ -8,6 +8,7 @@ average, ``ema.<param>``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,16 +98,27 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, recipe, weights, metadata)
 
 
-def export_for_inference(source: str | Path, target: str | Path) -> Path:
+def export_for_inference(source: str | Path, target: str | Path, temperature: float | None = None) -> Path:
     """A checkpoint with only the weights inference uses (the EMA ones when present), about half the size.
 
     The recipe and metadata are kept, plus ``exported_from``; training cannot resume from the export.
+    ``temperature`` sets a classification model's default annealed-mean temperature (the training
+    temperature is kept as ``trained_temperature``).
     """
     checkpoint = read_checkpoint(source)
     metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("format", "format_version", "recipe", "color_space")}
     metadata["exported_from"] = Path(source).name
     metadata["weights"] = "ema" if checkpoint.weights.get("ema") else "generator"
-    return save_checkpoint(target, checkpoint.recipe, checkpoint.state_dict(prefer_ema=True), metadata=metadata)
+    recipe = checkpoint.recipe
+    if temperature is not None:
+        generator = recipe.generator
+        if not isinstance(generator, dict) or "temperature" not in generator:
+            raise CheckpointError(f"checkpoint '{source}' is not a classification model: it has no temperature to set")
+        if temperature <= 0:
+            raise CheckpointError(f"temperature must be positive, got {temperature}")
+        metadata["trained_temperature"] = str(generator["temperature"])
+        recipe = dataclasses.replace(recipe, generator={**generator, "temperature": temperature})
+    return save_checkpoint(target, recipe, checkpoint.state_dict(prefer_ema=True), metadata=metadata)
 
 
 def _looks_truncated(path: Path) -> bool:

@@ -104,7 +104,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from .checkpoint import export_for_inference
 
-    out = export_for_inference(args.checkpoint, args.output)
+    out = export_for_inference(args.checkpoint, args.output, args.temperature)
     before, after = Path(args.checkpoint).stat().st_size, out.stat().st_size
     print(f"{PROG}: wrote {out} ({after / 2**20:.1f} MiB, from {before / 2**20:.1f} MiB)")
     return 0
@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present), to ship")
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
     export.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
+    export.add_argument("--temperature", type=float, metavar="T", help="classification models: the default annealed-mean temperature")
     export.set_defaults(run=_cmd_export)
 
     evaluate = sub.add_parser("eval", help="score a checkpoint on a data source, beside the gray and mean-color baselines")

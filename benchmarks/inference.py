@@ -4,13 +4,15 @@
 
 1. Frames per second at 256x256, batch 1 and 8, channels-last, inference mode:
    the generator of recipes/realtime.yaml (batch norms folded into the convolutions,
-   as ``--realtime`` does) against the network of Zhang et al. 2016 (eccv16, width 64).
-   Random weights: speed does not depend on them.
+   as ``--realtime`` does) against the network of Zhang et al. 2016 (eccv16, width 64),
+   and the shipped default model for reference. Random weights for the first two:
+   speed does not depend on them.
 2. Video end to end (decode, colorize, encode) of a synthetic 854x480, 30 fps
    clip with the realtime path, as a multiple of real time.
 3. Temporal flicker of that video's colors (mean absolute change of Cb/Cr between
    frames where the luma stays still) with chroma smoothing against per-frame
-   independent colorization (``--smoothing 0``).
+   independent colorization (``--smoothing 0``), for the random-weight realtime
+   model and for the trained default model.
 4. Peak resident memory of a fresh process colorizing a 6000x4000 (24 MP) photo.
 """
 
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import ganforge
 from ganforge.build import build_color_space, build_generator
 from ganforge.colorize import Colorizer
 from ganforge.checkpoint import save_checkpoint
@@ -122,8 +125,10 @@ def main() -> None:
     realtime = realtime.to(memory_format=torch.channels_last)
     eccv16 = get_registries().generators.create("eccv16", in_channels=1, out_channels=2, width=64).eval()
     eccv16 = eccv16.to(memory_format=torch.channels_last)
+    shipped = ganforge.load("default").fuse().generator.to(memory_format=torch.channels_last)
     rows = []
-    for name, model in (("realtime U-Net (width 16)", realtime), ("eccv16 (Zhang et al. 2016)", eccv16)):
+    models = (("realtime U-Net (width 16)", realtime), ("eccv16 (Zhang et al. 2016)", eccv16), ("default model (zhang, width 32)", shipped))
+    for name, model in models:
         rows.append((name, gflops(model), fps(model, 1, args.seconds), fps(model, 8, args.seconds)))
 
     print(f"torch threads {args.threads}; 256x256 frames, channels-last, inference mode, random weights")
@@ -148,17 +153,18 @@ def main() -> None:
         note = next(line for line in result.stdout.splitlines() if "frames at" in line)
         print(f"video 854x480 @ 30 fps, {frames} frames, --realtime: {frames / wall / 30:.2f}x real time end to end "
               f"including process start ({note.split(': ', 1)[1]}; target >= 1.0x)")  # fmt: skip
-        flicker = {}
-        for smoothing in ("0.7", "0"):
-            smoothed = Path(tmp) / f"smoothing-{smoothing}.mp4"
-            subprocess.run(
-                [sys.executable, "-m", "ganforge", "colorize", str(checkpoint), str(clip), "-o", str(smoothed), "--realtime",
-                 "--smoothing", smoothing],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            flicker[smoothing] = chroma_flicker(smoothed)
-        print(f"flicker (Cb/Cr code values, still pixels): smoothing 0.7 {flicker['0.7']:.3f} vs per-frame "
-              f"{flicker['0']:.3f} ({flicker['0'] / flicker['0.7']:.2f}x steadier)")  # fmt: skip
+        for label, model in (("random-weight realtime U-Net", str(checkpoint)), ("trained default model", "default")):
+            flicker = {}
+            for smoothing in ("0.7", "0"):
+                smoothed = Path(tmp) / f"smoothing-{smoothing}.mp4"
+                subprocess.run(
+                    [sys.executable, "-m", "ganforge", "colorize", model, str(clip), "-o", str(smoothed), "--realtime",
+                     "--smoothing", smoothing, "--overwrite"],
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                flicker[smoothing] = chroma_flicker(smoothed)
+            print(f"flicker, {label} (Cb/Cr code values, still pixels): smoothing 0.7 {flicker['0.7']:.3f} vs per-frame "
+                  f"{flicker['0']:.3f} ({flicker['0'] / flicker['0.7']:.2f}x steadier)")  # fmt: skip
         peak = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(checkpoint)], capture_output=True, text=True, check=True)
         print(f"24 MP photo (6000x4000): peak RSS {float(peak.stdout.strip()):.2f} GiB (target < 2 GiB)")
 

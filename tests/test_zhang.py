@@ -100,7 +100,7 @@ def test_rebalance_command_writes_weights_a_loss_can_use(tmp_path):
     assert "ganforge: 6 images" in result.stdout
     loss = ZhangClassificationLoss(rebalance=str(out))
     assert loss.weights.shape == (261,)
-    with pytest.raises(ValueError, match=r"rebalancing file 'nowhere.json' not found \(shipped: builtin:samples, builtin:shapes"):
+    with pytest.raises(ValueError, match=r"rebalancing file 'nowhere.json' not found \(shipped: builtin:bsds500, builtin:samples, builtin:shapes"):
         ZhangClassificationLoss(rebalance="nowhere.json")
 
 

@@ -113,16 +113,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .evaluate import GRAY, MEAN_COLOR, evaluate_checkpoint, select_metrics
+    from .evaluate import GRAY, MEAN_COLOR, evaluate_checkpoint, metric_directions
     from .report import Table
 
     evaluation = evaluate_checkpoint(
         args.checkpoint, args.data, Path(args.output), size=args.size, count=args.images, metrics=args.metrics,
         gray_conversion=args.gray, samples=args.samples, temperature=args.temperature,
     )  # fmt: skip
-    directions = {name: metric.higher_is_better for name, metric in select_metrics(args.metrics).items()}
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
-    print(Table(evaluation.table, higher_is_better=directions, baselines=(GRAY, MEAN_COLOR)).markdown())
+    print(Table(evaluation.table, higher_is_better=metric_directions(args.metrics), baselines=(GRAY, MEAN_COLOR)).markdown())
     for note in evaluation.notes:
         print(f"{PROG}: note: {note}")
     print(f"{PROG}: wrote {Path(args.output) / 'metrics.json'} and {Path(args.output) / 'grid.png'}")
@@ -165,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(run=_cmd_plugins)
 
+    from .colormath import GRAY_CONVERSIONS
     from .plugins import get_plugin_manager
 
     get_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the recipe's data.val)")
     evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
     _add_evaluation_options(evaluate, size=256)
-    evaluate.add_argument("--gray", choices=["lstar", "rec601", "rec709"], help="make the inputs gray this way (default: the model's own)")
+    evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own)")
     evaluate.add_argument("--samples", type=int, default=8, metavar="N", help="noise samples per image for diversity (default 8)")
     evaluate.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
     evaluate.set_defaults(run=_cmd_eval)

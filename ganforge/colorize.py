@@ -22,7 +22,7 @@ from torch import nn
 
 from .build import build_color_space, build_generator
 from .checkpoint import load_weights, read_checkpoint
-from .colormath import lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
+from .colormath import gray_with_chroma, rgb_to_lab, to_gray
 from .components import ColorSpace, Prediction
 from .config import Recipe
 from .errors import UsageError
@@ -124,7 +124,7 @@ class Colorizer:
                 if not 0 < desaturate_below <= 1:
                     raise ValueError(f"desaturate_below must be in (0, 1], got {desaturate_below}")
                 chroma = chroma * (self._confidence(gray, size) / desaturate_below).clamp(max=1.0)
-        return self._output(self._combine(gray, chroma), images)
+        return self._output(gray_with_chroma(gray, chroma), images)
 
     def sample(self, images: Image.Image | torch.Tensor, n: int, *, seed: int = 0, **options: object) -> list:
         """``n`` colorizations with different noise (noise models only; seeded, so repeatable)."""
@@ -209,16 +209,6 @@ class Colorizer:
                 "this model gives no confidence: it neither classifies colors (generator 'zhang') nor takes noise"
             )
         return F.interpolate(confidence, size=gray.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
-
-    @staticmethod
-    def _combine(gray: torch.Tensor, chroma: torch.Tensor, rows: int = 512) -> torch.Tensor:
-        """Full-resolution lightness + chroma -> sRGB, a strip of rows at a time to bound peak memory."""
-        out = torch.empty(gray.shape[0], 3, *gray.shape[-2:], dtype=torch.float32, device=gray.device)
-        for top in range(0, gray.shape[-2], rows):
-            strip = slice(top, top + rows)
-            lab = torch.cat([lightness_of_gray(gray[..., strip, :]), chroma[..., strip, :]], dim=1)
-            out[..., strip, :] = lab_to_rgb(lab)
-        return out
 
     @staticmethod
     def _output(rgb: torch.Tensor, like: Image.Image | np.ndarray | torch.Tensor) -> Image.Image | np.ndarray | torch.Tensor:

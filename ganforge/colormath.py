@@ -137,6 +137,20 @@ def lightness_of_gray(gray: torch.Tensor) -> torch.Tensor:
     return 116.0 * _lab_f(srgb_to_linear(gray.float())) - 16.0
 
 
+def gray_with_chroma(gray: torch.Tensor, chroma: torch.Tensor, rows: int = 512) -> torch.Tensor:
+    """sRGB ``(B, 3, H, W)`` with the lightness of ``gray`` and the a*b* of ``chroma`` ``(B, 2, H, W)``.
+
+    Converted a strip of ``rows`` rows at a time, so a 24-megapixel picture never holds
+    more than one strip of float intermediates.
+    """
+    out = torch.empty(gray.shape[0], 3, *gray.shape[-2:], dtype=torch.float32, device=gray.device)
+    for top in range(0, gray.shape[-2], rows):
+        strip = slice(top, top + rows)
+        lab = torch.cat([lightness_of_gray(gray[..., strip, :]), chroma[..., strip, :].float()], dim=1)
+        out[..., strip, :] = lab_to_rgb(lab)
+    return out
+
+
 def gray_of_lightness(lightness: torch.Tensor) -> torch.Tensor:
     """The sRGB gray value g whose neutral colour (g, g, g) has L* = ``lightness``."""
     y = _lab_f_inverse((lightness.float() + 16.0) / 116.0)

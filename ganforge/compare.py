@@ -22,11 +22,11 @@ import torch
 from . import __version__
 from .atomic import write_text
 from .colorize import Colorizer, load
+from .colormath import GRAY_CONVERSIONS
 from .config import load_recipe
 from .errors import UsageError
 from .evaluate import (
-    GRAY, GRAY_CONVERSIONS, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, select_metrics,
-    training_mean_chroma,
+    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, training_mean_chroma,
 )  # fmt: skip
 from .phases import fit_steps
 from .plots import sample_grid, save_image
@@ -136,19 +136,20 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     sources = options.eval_sources or ([reference.data.val or reference.data.train] if reference else [])
     mean_chroma = training_mean_chroma(reference) if reference else None
 
-    directions = {name: metric.higher_is_better for name, metric in select_metrics(options.metrics).items()}
+    directions = metric_directions(options.metrics)
     sections, results, loaded = [], {}, {}
     for index, spec in enumerate(sources):
         images = loaded[spec] = load_eval_images(spec, size=options.size, count=options.images)
         table = Table({}, {c.label: c.error for c in contenders if c.error}, directions, (GRAY, MEAN_COLOR))
         columns: dict[str, torch.Tensor] = {}
         for contender in working:
+            first = not columns  # the first model evaluated also scores the baselines, once for all
             try:
-                evaluation = evaluate(contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma)
+                evaluation = evaluate(contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma, baselines=first)
             except Exception as exc:  # noqa: BLE001
                 table.failed[contender.label] = _one_line(exc)
                 continue
-            if not columns:
+            if first:
                 columns["gray input"] = evaluation.pictures["gray input"]
                 table.rows.update({row: evaluation.table[row] for row in (GRAY, MEAN_COLOR) if row in evaluation.table})
             table.rows[contender.label] = evaluation.table[MODEL]
@@ -209,7 +210,9 @@ def gray_conversion_table(contenders: list[Contender], images: EvalImages) -> Ta
     for contender in contenders:
         own = getattr(contender.colorizer.color_space, "gray", "lstar")
         rows[f"{contender.label} (trained on {own})"] = {
-            f"input {conversion}": evaluate(contender.colorizer, images, metrics=["auc"], gray_conversion=conversion).table[MODEL]["auc"]
+            f"input {conversion}": evaluate(
+                contender.colorizer, images, metrics=["auc"], gray_conversion=conversion, baselines=False
+            ).table[MODEL]["auc"]
             for conversion in GRAY_CONVERSIONS
         }
     return Table(rows)

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .atomic import write_text
 from .colorize import Colorizer
-from .colormath import lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
+from .colormath import GRAY_CONVERSIONS, gray_with_chroma, rgb_to_lab, to_gray
 from .components import EvalBatch, Metric
 from .config import Recipe
 from .data import center_crop, open_source
@@ -34,7 +34,6 @@ from .plots import sample_grid, save_image
 log = logging.getLogger(__name__)
 
 MODEL, GRAY, MEAN_COLOR = "model", "gray (no color)", "mean color"
-GRAY_CONVERSIONS = ("lstar", "rec601", "rec709")
 
 
 @dataclass
@@ -95,33 +94,30 @@ def load_eval_images(spec: str, *, size: int, count: int | None = None) -> EvalI
 def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tuple[float, float] | None:
     """The average a*b* of (up to ``images``) training pictures; ``None`` when the training data is not here."""
     try:
-        source = open_source(recipe.data.train, "data.train")
+        truth = load_eval_images(recipe.data.train, size=size, count=images).truth
     except UsageError as exc:
         log.warning("mean-color baseline: training data unavailable (%s)", exc)
         return None
-    total, counted = torch.zeros(2), 0
-    for index in range(min(images, len(source))):
-        try:
-            image = normalise_mode(source.load(index))
-        except UnreadableImage:
-            continue
-        if is_grayscale(image):
-            continue
-        total += rgb_to_lab(to_tensor(center_crop(image, size))[None])[0, 1:].mean((1, 2))
-        counted += 1
-    return (float(total[0] / counted), float(total[1] / counted)) if counted else None
+    if truth is None:
+        return None
+    a, b = rgb_to_lab(truth)[:, 1:].mean((0, 2, 3)).tolist()
+    return a, b
 
 
 def constant_chroma(gray: torch.Tensor, chroma: tuple[float, float]) -> torch.Tensor:
     """The gray pictures' lightness with one a*b* everywhere: the trivial baselines."""
-    lightness = lightness_of_gray(gray)
-    ab = torch.tensor(chroma, dtype=lightness.dtype).view(1, 2, 1, 1).expand(gray.shape[0], 2, *gray.shape[-2:])
-    return lab_to_rgb(torch.cat([lightness, ab], 1))
+    ab = torch.tensor(chroma, dtype=torch.float32).view(1, 2, 1, 1).expand(gray.shape[0], 2, *gray.shape[-2:])
+    return gray_with_chroma(gray, ab)
 
 
 def select_metrics(names: list[str] | None) -> dict[str, Metric]:
     registry = get_registries().metrics
     return {name: registry.create(name) for name in (names or registry.names())}
+
+
+def metric_directions(names: list[str] | None) -> dict[str, bool]:
+    """Whether a higher value is better, per metric: how tables pick their best row."""
+    return {name: metric.higher_is_better for name, metric in select_metrics(names).items()}
 
 
 def score(metrics: dict[str, Metric], batch: EvalBatch) -> dict[str, torch.Tensor]:
@@ -193,13 +189,15 @@ def evaluate(
     samples: int = 8,
     batch_size: int = 16,
     temperature: float | None = None,
+    baselines: bool = True,
 ) -> Evaluation:
     """Metrics of ``colorizer`` on ``images`` next to the gray and mean-color baselines.
 
-    ``temperature`` decodes a classification model at another annealed-mean temperature.
-
     ``gray_conversion`` makes the inputs gray another way than the model was
     trained with (``lstar``, ``rec601``, ``rec709``); by default the model's own.
+    ``temperature`` decodes a classification model at another annealed-mean
+    temperature. ``baselines=False`` scores the model alone (when several models
+    share one set of images, the baselines need scoring once).
     """
     conversion = gray_conversion or getattr(colorizer.color_space, "gray", "lstar")
     if conversion not in GRAY_CONVERSIONS:
@@ -208,13 +206,15 @@ def evaluate(
     gray = images.gray(conversion)
     with colorizer.using_temperature(temperature):
         prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")
-    rows = {MODEL: EvalBatch(gray, prediction, images.truth, noise_samples), GRAY: EvalBatch(gray, constant_chroma(gray, (0.0, 0.0)), images.truth)}
+    rows = {MODEL: EvalBatch(gray, prediction, images.truth, noise_samples)}
     notes = []
-    if mean_chroma is None and images.truth is not None:
-        mean_chroma = tuple(rgb_to_lab(images.truth)[:, 1:].mean((0, 2, 3)).tolist())  # type: ignore[assignment]
-        notes.append("mean color: training data unavailable, so the evaluated images' own mean chroma (flatters the baseline)")
-    if mean_chroma is not None:
-        rows[MEAN_COLOR] = EvalBatch(gray, constant_chroma(gray, mean_chroma), images.truth)
+    if baselines:
+        rows[GRAY] = EvalBatch(gray, constant_chroma(gray, (0.0, 0.0)), images.truth)
+        if mean_chroma is None and images.truth is not None:
+            mean_chroma = tuple(rgb_to_lab(images.truth)[:, 1:].mean((0, 2, 3)).tolist())  # type: ignore[assignment]
+            notes.append("mean color: training data unavailable, so the evaluated images' own mean chroma (flatters the baseline)")
+        if mean_chroma is not None:
+            rows[MEAN_COLOR] = EvalBatch(gray, constant_chroma(gray, mean_chroma), images.truth)
     values = {row: score(chosen, batch) for row, batch in rows.items()}
     table = {row: {name: mean(v) for name, v in row_values.items()} for row, row_values in values.items()}
     pictures = {"gray input": gray.expand(-1, 3, -1, -1), **{row: batch.prediction for row, batch in rows.items()}}
@@ -228,20 +228,18 @@ def evaluate(
     )  # fmt: skip
 
 
-def ranked_rows(evaluation: Evaluation, key: str = "auc") -> list[tuple[str, int]]:
-    """(label, index) of the best, median and worst images by ``key``; every image (up to 8) without truth."""
+def grid_picks(evaluation: Evaluation, key: str = "auc") -> list[int]:
+    """Indices of the best, median and worst images by ``key``; every image (up to 8) without truth."""
     if not evaluation.has_truth or key not in evaluation.per_image:
-        return [(name, i) for i, name in enumerate(["image"] * min(8, evaluation.images))]
+        return list(range(min(8, evaluation.images)))
     order = sorted(range(evaluation.images), key=lambda i: evaluation.per_image[key][i], reverse=True)
-    picks = {"best": order[0], "median": order[len(order) // 2], "worst": order[-1]}
-    return list(picks.items())
+    return [order[0], order[len(order) // 2], order[-1]]
 
 
-def evaluation_grid(evaluation: Evaluation, columns: list[str] | None = None) -> Image.Image:
+def evaluation_grid(evaluation: Evaluation) -> Image.Image:
     """A labelled grid: the best, median and worst images by AuC (all, up to 8, without truth) x the pictures."""
-    picks = [index for _, index in ranked_rows(evaluation)]
-    chosen = columns or list(evaluation.pictures)
-    return sample_grid({name: evaluation.pictures[name][picks] for name in chosen})
+    picks = grid_picks(evaluation)
+    return sample_grid({name: pictures[picks] for name, pictures in evaluation.pictures.items()})
 
 
 def evaluate_checkpoint(

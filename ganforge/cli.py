@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")
     compare.add_argument("inputs", nargs="+", metavar="RECIPE_OR_CHECKPOINT", help="recipe .yaml files and/or .safetensors checkpoints")
-    compare.add_argument("--steps", type=int, metavar="N", help="train every recipe for N steps (phases shortened in proportion)")
-    compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (and evaluate on it unless --eval)")
+    compare.add_argument("--steps", type=int, metavar="N", help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)")
+    compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (evaluation uses --eval, else the first model's data.val)")
     compare.add_argument("--eval", nargs="+", metavar="SOURCE", dest="eval_sources", help="evaluation sources, e.g. imagefolder:val/ builtin:true_bw")
     compare.add_argument("--seed", type=int, default=0, help="the seed every recipe trains with (default 0)")
     compare.add_argument("-o", "--output", default="comparison", metavar="DIR", help="report folder; its runs/ make a rerun resume (default ./comparison)")

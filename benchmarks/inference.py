@@ -5,8 +5,11 @@
 1. Frames per second at 256x256, batch 1 and 8, channels-last, inference mode:
    the generator of recipes/realtime.yaml (batch norms folded into the convolutions,
    as ``--realtime`` does) against the network of Zhang et al. 2016 (eccv16, width 64),
-   and the shipped default model for reference. Random weights for the first two:
-   speed does not depend on them.
+   the previous default model's network (recipes/bsds500_unet.yaml) and the shipped
+   default model (MobileNetV2 encoder, recipes/default.yaml). Random weights for all
+   but the shipped one: speed does not depend on them. Then the whole ``Colorizer``
+   call on a 256x256 photo (color conversion and edge-aware upsampling included)
+   for the previous and the shipped default; target for the shipped one >= 10 fps.
 2. Video end to end (decode, colorize, encode) of a synthetic 854x480, 30 fps
    clip with the realtime path, as a multiple of real time.
 3. Temporal flicker of that video's colors (mean absolute change of Cb/Cr between
@@ -55,6 +58,15 @@ def fps(model: torch.nn.Module, batch: int, seconds: float) -> float:
             model(x)
             frames += batch
     return frames / (time.perf_counter() - start)
+
+
+def calls_per_second(colorizer: Colorizer, photo: np.ndarray, seconds: float) -> float:
+    colorizer(photo, size=256)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        colorizer(photo, size=256)
+        calls += 1
+    return calls / (time.perf_counter() - start)
 
 
 def gflops(model: torch.nn.Module) -> float:
@@ -125,17 +137,29 @@ def main() -> None:
     realtime = realtime.to(memory_format=torch.channels_last)
     eccv16 = get_registries().generators.create("eccv16", in_channels=1, out_channels=2, width=64).eval()
     eccv16 = eccv16.to(memory_format=torch.channels_last)
-    shipped = ganforge.load("default").fuse().generator.to(memory_format=torch.channels_last)
+    previous_recipe = load_recipe(REPO / "recipes" / "bsds500_unet.yaml")
+    previous = Colorizer(build_generator(previous_recipe, color_space), color_space, previous_recipe).fuse()
+    shipped = ganforge.load("default").fuse()
     rows = []
-    models = (("realtime U-Net (width 16)", realtime), ("eccv16 (Zhang et al. 2016)", eccv16), ("default model (zhang, width 32)", shipped))
+    models = (
+        ("realtime U-Net (width 16)", realtime),
+        ("eccv16 (Zhang et al. 2016)", eccv16),
+        ("previous default (U-Net 32)", previous.generator.to(memory_format=torch.channels_last)),
+        ("default (MobileNetV2-UNet)", shipped.generator.to(memory_format=torch.channels_last)),
+    )
     for name, model in models:
         rows.append((name, gflops(model), fps(model, 1, args.seconds), fps(model, 8, args.seconds)))
 
-    print(f"torch threads {args.threads}; 256x256 frames, channels-last, inference mode, random weights")
+    print(f"torch threads {args.threads}; 256x256 frames, channels-last, inference mode")
     print(f"{'model':<28} {'GFLOPs/frame':>12} {'fps batch 1':>12} {'fps batch 8':>12} {'ratio (b1)':>11}")
     for name, flops, one, eight in rows:
         print(f"{name:<28} {flops:12.2f} {one:12.1f} {eight:12.1f} {one / rows[1][2]:11.2f}x")
     print(f"realtime target: >= 30 fps at batch 1 and >= 10x eccv16; eccv16 at {rows[1][1] * rows[1][2]:.0f} GFLOP/s achieved")
+    photo = (np.random.default_rng(0).random((256, 256)) * 255).astype(np.uint8)
+    whole = {name: calls_per_second(colorizer, photo, args.seconds) for name, colorizer in
+             (("previous default", previous), ("default", shipped))}  # fmt: skip
+    print(f"whole Colorizer call on a 256x256 photo, working size 256: previous default {whole['previous default']:.1f} fps, "
+          f"default {whole['default']:.1f} fps ({whole['default'] / whole['previous default']:.2f}x; target >= 10 fps)")
 
     with tempfile.TemporaryDirectory() as tmp:
         unfused = build_generator(recipe, color_space)  # checkpoints hold the trained layout; --realtime fuses on load

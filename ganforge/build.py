@@ -77,3 +77,18 @@ def build_generator(recipe: Recipe, color_space: ColorSpace) -> nn.Module:
     """The generator maps the 1-channel gray input to the color space's target channels."""
     spec = ComponentSpec.parse(recipe.generator, "generator")
     return create(get_registries().generators, spec, in_channels=1, out_channels=len(color_space.channels))
+
+
+def init_pretrained(generator: nn.Module) -> dict[str, str]:
+    """Let every submodule with an ``init_pretrained()`` method load the files its options name.
+
+    Called once, when a run starts from scratch (not on resume, not by
+    :func:`ganforge.load`): a trained checkpoint holds every weight, so a model
+    never needs its pretraining files again. Returns what the modules report
+    (e.g. the sha256 of a weights file).
+    """
+    reports: dict[str, str] = {}
+    for module in generator.modules():
+        if callable(getattr(type(module), "init_pretrained", None)):
+            reports.update(module.init_pretrained() or {})
+    return reports

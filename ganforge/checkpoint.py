@@ -98,12 +98,15 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, recipe, weights, metadata)
 
 
-def export_for_inference(source: str | Path, target: str | Path, temperature: float | None = None) -> Path:
+def export_for_inference(
+    source: str | Path, target: str | Path, temperature: float | None = None, half: bool = False
+) -> Path:
     """A checkpoint with only the weights inference uses (the EMA ones when present), about half the size.
 
     The recipe and metadata are kept, plus ``exported_from``; training cannot resume from the export.
     ``temperature`` sets a classification model's default annealed-mean temperature (the training
-    temperature is kept as ``trained_temperature``).
+    temperature is kept as ``trained_temperature``). ``half`` stores floating-point tensors as
+    float16, half the size again; loading casts them back to the model's dtype.
     """
     checkpoint = read_checkpoint(source)
     metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("format", "format_version", "recipe", "color_space")}
@@ -118,7 +121,11 @@ def export_for_inference(source: str | Path, target: str | Path, temperature: fl
             raise CheckpointError(f"temperature must be positive, got {temperature}")
         metadata["trained_temperature"] = str(generator["temperature"])
         recipe = dataclasses.replace(recipe, generator={**generator, "temperature": temperature})
-    return save_checkpoint(target, recipe, checkpoint.state_dict(prefer_ema=True), metadata=metadata)
+    weights = checkpoint.state_dict(prefer_ema=True)
+    if half:
+        weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+        metadata["stored_dtype"] = "float16"
+    return save_checkpoint(target, recipe, weights, metadata=metadata)
 
 
 def _looks_truncated(path: Path) -> bool:

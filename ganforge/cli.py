@@ -61,6 +61,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         size=args.size,
         temperature=args.temperature,
         desaturate_below=args.desaturate_below,
+        upsample=args.upsample,
         overwrite=args.overwrite,
         video=VideoOptions(batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing),
     )
@@ -97,6 +98,10 @@ def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: 
     parser.add_argument("--size", type=int, default=size, metavar="PX", help=f"evaluate on PX x PX center crops (default {size})")
     parser.add_argument("--images", type=int, default=images, metavar="N", help=f"at most N images per source (default {images or 'all'})")
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="only these metrics (see 'ganforge plugins --kind metric')")
+    parser.add_argument(
+        "--metric-option", action="append", metavar="METRIC.OPTION=VALUE", dest="metric_options",
+        help="an option of one metric, e.g. semantic_agreement.weights=mobilenet_v2_imagenet.safetensors (repeatable)",
+    )  # fmt: skip
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -104,7 +109,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from .checkpoint import export_for_inference
 
-    out = export_for_inference(args.checkpoint, args.output, args.temperature)
+    out = export_for_inference(args.checkpoint, args.output, args.temperature, half=args.half)
     before, after = Path(args.checkpoint).stat().st_size, out.stat().st_size
     print(f"{PROG}: wrote {out} ({after / 2**20:.1f} MiB, from {before / 2**20:.1f} MiB)")
     return 0
@@ -113,12 +118,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .evaluate import GRAY, MEAN_COLOR, evaluate_checkpoint, metric_directions
+    from .evaluate import GRAY, MEAN_COLOR, evaluate_checkpoint, metric_directions, parse_metric_options
     from .report import Table
 
     evaluation = evaluate_checkpoint(
         args.checkpoint, args.data, Path(args.output), size=args.size, count=args.images, metrics=args.metrics,
         gray_conversion=args.gray, samples=args.samples, temperature=args.temperature,
+        metric_options=parse_metric_options(args.metric_options),
     )  # fmt: skip
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
     print(Table(evaluation.table, higher_is_better=metric_directions(args.metrics), baselines=(GRAY, MEAN_COLOR)).markdown())
@@ -132,10 +138,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .compare import CompareOptions, compare
+    from .evaluate import parse_metric_options
 
     options = CompareOptions(
         steps=args.steps, data=args.data, eval_sources=args.eval_sources or [], size=args.size, images=args.images,
-        seed=args.seed, metrics=args.metrics, overrides=args.overrides,
+        seed=args.seed, metrics=args.metrics, metric_options=parse_metric_options(args.metric_options), overrides=args.overrides,
     )  # fmt: skip
     report = compare(args.inputs, Path(args.output), options)
     print(f"{PROG}: wrote {report} (and report.md, metrics.json beside it)")
@@ -165,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(run=_cmd_plugins)
 
     from .colormath import GRAY_CONVERSIONS
+    from .upsample import UPSAMPLING
     from .plugins import get_plugin_manager
 
     get_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
@@ -180,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
     colorize.add_argument("--desaturate-below", type=float, metavar="C", help="fade colors toward gray where confidence < C")
     colorize.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
+    colorize.add_argument(
+        "--upsample", choices=UPSAMPLING, default="guided",
+        help="how colors reach full resolution: along the lightness's edges (guided, default) or a plain bilinear resize",
+    )  # fmt: skip
     colorize.add_argument("--size", type=int, metavar="PX", help="working resolution, short side (default: training size)")
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     colorize.add_argument("--batch-size", type=int, default=8, metavar="N", help="video frames per batch (default 8)")
@@ -193,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
     export.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
     export.add_argument("--temperature", type=float, metavar="T", help="classification models: the default annealed-mean temperature")
+    export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
     export.set_defaults(run=_cmd_export)
 
     evaluate = sub.add_parser("eval", help="score a checkpoint on a data source, beside the gray and mean-color baselines")

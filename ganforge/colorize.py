@@ -1,9 +1,10 @@
 """Colorizer: a trained generator and its color space, ready to colorize pictures.
 
 The model runs at a working resolution (``size``, the short side; the recipe's
-training crop size by default). Its predicted chroma is then upsampled and
-combined with the *original* full-resolution lightness, so fine detail is
-never lost to the model's resolution.
+training crop size by default). Its predicted chroma is then upsampled along
+the edges of the full-resolution lightness (:mod:`ganforge.upsample`) and
+combined with that *original* lightness, so fine detail is never lost to the
+model's resolution and colors stop at edges.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .components import ColorSpace, Prediction
 from .config import Recipe
 from .errors import UsageError
 from .images import normalise_mode, to_pil, to_tensor
+from .upsample import upsample_chroma
 
 SPREAD_SCALE = 10.0  # ab units (one Zhang bin): sample spread at which noise-model confidence is 1/e
 
@@ -109,6 +111,7 @@ class Colorizer:
         temperature: float | None = None,
         size: int | None = None,
         desaturate_below: float | None = None,
+        upsample: str = "guided",
     ) -> Image.Image | torch.Tensor:
         """Colorize a PIL image, a numpy array (``(H, W)`` or ``(H, W, 3)``, uint8 or float in [0, 1]) or a
         ``(B, 1 or 3, H, W)`` tensor batch in [0, 1]; the result is of the same kind (3 channels, same size).
@@ -116,10 +119,12 @@ class Colorizer:
         ``temperature``: annealed-mean temperature of classification models.
         ``size``: working resolution (short side). ``desaturate_below``: fade the
         colors toward gray where confidence is below this value (0..1).
+        ``upsample``: how chroma reaches full resolution, ``"guided"`` (along the
+        lightness's edges) or ``"bilinear"``.
         """
         gray = self._gray(images)
         with self.using_temperature(temperature):
-            chroma = self._chroma(gray, noise, size)
+            chroma = self._chroma(gray, noise, size, upsample)
             if desaturate_below is not None:
                 if not 0 < desaturate_below <= 1:
                     raise ValueError(f"desaturate_below must be in (0, 1], got {desaturate_below}")
@@ -186,10 +191,18 @@ class Colorizer:
         target = self._predict(gray_input, None if noise is None else noise.to(self.device, self.dtype)).target.float()
         return self.color_space.merge(gray_input.float(), target)
 
-    def _chroma(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None) -> torch.Tensor:
+    def _chroma(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None, upsample: str) -> torch.Tensor:
         """Predicted a*b* ``(B, 2, H, W)`` at full resolution."""
-        ab = rgb_to_lab(self.predict_rgb(gray, noise, size))[:, 1:]
-        return F.interpolate(ab, size=gray.shape[-2:], mode="bilinear", align_corners=False)
+        ab, gray_small = self.working_chroma(gray, noise, size)
+        return upsample_chroma(ab, gray_small, gray, upsample)
+
+    def working_chroma(
+        self, gray: torch.Tensor, noise: torch.Tensor | None = None, size: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted a*b* ``(B, 2, h, w)`` at the working resolution, and the gray sRGB picture it was predicted for."""
+        gray_input = self._working(gray, size)
+        ab = rgb_to_lab(self._rgb_at(gray_input, noise))[:, 1:]
+        return ab, self.color_space.decode_gray(gray_input.float())
 
     def _confidence(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
         gray_input = self._working(gray, size)

@@ -34,6 +34,7 @@ class ColorizeOptions:
     size: int | None = None
     temperature: float | None = None
     desaturate_below: float | None = None
+    upsample: str = "guided"
     overwrite: bool = False
     video: VideoOptions = field(default_factory=VideoOptions)
 
@@ -95,7 +96,10 @@ def colorize_files(colorizer: Colorizer, inputs: list[Path], output: Path, optio
             "--confidence and --desaturate-below need a classification model (generator 'zhang') or a noise model"
         )
     report = ColorizeReport()
-    call = {"size": options.size, "temperature": options.temperature, "desaturate_below": options.desaturate_below}
+    call = {
+        "size": options.size, "temperature": options.temperature, "desaturate_below": options.desaturate_below,
+        "upsample": options.upsample,
+    }  # fmt: skip
     for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2):
         if target.exists() and not options.overwrite:
             report.skipped_existing += 1

@@ -160,18 +160,27 @@ def gray_of_lightness(lightness: torch.Tensor) -> torch.Tensor:
 # Luma weights on gamma-encoded R'G'B' (not luminance): what film scanners and
 # video pipelines use to make "black and white" pictures.
 LUMA_WEIGHTS = {"rec601": (0.299, 0.587, 0.114), "rec709": (0.2126, 0.7152, 0.0722)}
-GRAY_CONVERSIONS = ("lstar", "rec601", "rec709")
+# Approximate spectral sensitivities of black-and-white emulsions, as weights on *linear* R, G, B:
+# orthochromatic film (about 1880-1930) is blind to red and heavy in blue, so red lips and
+# flags print dark and blue skies pale; early panchromatic film still over-weights blue.
+FILM_RESPONSES = {"orthochromatic": (0.02, 0.48, 0.50), "panchromatic": (0.26, 0.50, 0.24)}
+GRAY_CONVERSIONS = ("lstar", "rec601", "rec709", *FILM_RESPONSES)
 
 
 def to_gray(rgb: torch.Tensor, method: str = "lstar") -> torch.Tensor:
     """Gray sRGB value in [0, 1], ``(..., 1, H, W)``, by ``method`` (one of :data:`GRAY_CONVERSIONS`).
 
     ``lstar`` keeps the CIE lightness exactly (the neutral gray of the same L*);
-    ``rec601``/``rec709`` are the luma sums that most real grayscale images were made with.
+    ``rec601``/``rec709`` are the luma sums that most scanned and digital grayscale images
+    were made with; ``orthochromatic``/``panchromatic`` mimic film emulsions (in linear light).
     """
     _check_channels(rgb, "to_gray")
     if method == "lstar":
         return gray_of_lightness(rgb_to_lab(rgb.float())[..., :1, :, :]).to(rgb.dtype)
+    if method in FILM_RESPONSES:
+        weights = torch.tensor(FILM_RESPONSES[method], dtype=torch.float32, device=rgb.device)
+        linear = torch.einsum("c,...chw->...hw", weights, srgb_to_linear(rgb.float())).unsqueeze(-3)
+        return linear_to_srgb(linear.clamp(0.0, 1.0)).to(rgb.dtype)
     if method not in LUMA_WEIGHTS:
         raise ValueError(f"unknown gray conversion {method!r}; choose one of {', '.join(GRAY_CONVERSIONS)}")
     weights = torch.tensor(LUMA_WEIGHTS[method], dtype=rgb.dtype, device=rgb.device)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -26,7 +27,7 @@ from .colormath import GRAY_CONVERSIONS
 from .config import load_recipe
 from .errors import UsageError
 from .evaluate import (
-    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, training_mean_chroma,
+    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, select_metrics, training_mean_chroma,
 )  # fmt: skip
 from .phases import fit_steps
 from .plots import sample_grid, save_image
@@ -84,6 +85,7 @@ class CompareOptions:
     images: int | None = 32
     seed: int = 0
     metrics: list[str] | None = None
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
 
 
@@ -145,7 +147,10 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         for contender in working:
             first = not columns  # the first model evaluated also scores the baselines, once for all
             try:
-                evaluation = evaluate(contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma, baselines=first)
+                evaluation = evaluate(
+                    contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma, baselines=first,
+                    metric_options=options.metric_options,
+                )
             except Exception as exc:  # noqa: BLE001
                 table.failed[contender.label] = _one_line(exc)
                 continue
@@ -199,7 +204,8 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         "models": ", ".join(f"{c.label} ({c.source})" for c in contenders),
     }
     html_path, _ = write_report(out_dir, "ganforge comparison", context, sections)
-    summary = {"context": context, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
+    details = {name: m.details() for name, m in select_metrics(options.metrics, options.metric_options).items() if m.details()}
+    summary = {"context": context, "metric_details": details, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
     write_text(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str) + "\n")
     return html_path
 

@@ -137,3 +137,7 @@ class Metric(ABC):
     def __call__(self, batch: EvalBatch) -> torch.Tensor:
         """One value per image, ``(B,)``; NaN where the metric does not apply to an image."""
 
+    def details(self) -> dict[str, str]:
+        """What a report must record to reproduce the numbers (e.g. a weights file and its hash)."""
+        return {}
+

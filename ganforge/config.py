@@ -27,15 +27,37 @@ COMMAND_LINE = "command line"
 
 
 @dataclass
+class GrayAugmentConfig:
+    """``data.gray_augment``: make each training input gray a different way (:mod:`ganforge.degrade`).
+
+    Every strength is the largest value drawn; 0 turns an effect off.
+    """
+
+    enabled: bool = False
+    conversions: list[str] = field(
+        default_factory=lambda: ["lstar", "rec601", "rec709", "orthochromatic", "panchromatic"]
+    )
+    probability: float = 0.8  # share of images that also get the tonal, grain, blur and JPEG effects
+    contrast: float = 0.3  # contrast scaled by a factor in [1 - c, 1 + c] around the mean
+    gamma: float = 0.3  # tone curve g ** exp(u), u in [-gamma, gamma]
+    grain: float = 0.04  # Gaussian grain, standard deviation up to this (gray in [0, 1])
+    blur: float = 1.2  # Gaussian blur, sigma up to this many pixels
+    jpeg: float = 0.5  # probability of JPEG recompression at quality 25-90
+
+
+@dataclass
 class DataConfig:
     """Where images come from and how they are cut."""
 
-    train: str = "builtin:samples"
+    # one source, or a list of sources mixed by weight: [SOURCE, {source: SOURCE, weight: 0.5}, ...]
+    train: Any = "builtin:samples"
     val: Optional[str] = "builtin:samples"
     size: int = 128
     batch_size: int = 16
     num_workers: int = 2
     val_images: int = 8
+    crop_scale: list[float] = field(default_factory=lambda: [0.67, 1.0])  # training crops: share of the short side
+    gray_augment: GrayAugmentConfig = field(default_factory=GrayAugmentConfig)
 
 
 @dataclass
@@ -50,6 +72,8 @@ class PhaseConfig:
     train: list[str] = field(default_factory=lambda: ["generator"])
     # loss name -> weight, or -> {weight: w, **loss options}
     losses: dict[str, Any] = field(default_factory=dict)
+    # generator parameter-name prefix -> learning-rate multiplier; 0 freezes (e.g. {backbone.encoder: 0.1})
+    lr_scale: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

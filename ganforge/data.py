@@ -25,6 +25,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .components import ColorSpace
+from .config import GrayAugmentConfig
+from .degrade import simulate_black_and_white
 from .errors import UsageError
 from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image, to_tensor
 
@@ -101,8 +103,73 @@ def hub_dataset(spec: str) -> HFImageSource:
     return HFImageSource(dataset, columns[0])
 
 
-def open_source(spec: str, key: str) -> ImageSource:
-    """Resolve a recipe's data string; every failure names the recipe ``key``."""
+class MixedSource:
+    """Several sources as one, each drawn with its own weight: e.g. to keep one large set from dominating.
+
+    Indices run through the sources in order (for evaluation and listing);
+    training draws a source by weight, then an image uniformly within it.
+    """
+
+    def __init__(self, parts: list[tuple[str, ImageSource, float]]) -> None:
+        self.specs = [spec for spec, _, _ in parts]
+        self.sources = [source for _, source, _ in parts]
+        weights = np.array([weight for _, _, weight in parts], dtype=np.float64)
+        self.probabilities = weights / weights.sum()
+        self.offsets = np.cumsum([0] + [len(source) for source in self.sources])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def _locate(self, index: int) -> tuple[ImageSource, int]:
+        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.sources[part], index - int(self.offsets[part])
+
+    def load(self, index: int) -> Image.Image:
+        source, local = self._locate(index)
+        return source.load(local)
+
+    def describe(self, index: int) -> str:
+        source, local = self._locate(index)
+        return source.describe(local)
+
+    def draw(self, rng: np.random.Generator) -> int:
+        """An image index: a source by weight, then an image in it uniformly."""
+        part = int(rng.choice(len(self.sources), p=self.probabilities))
+        return int(self.offsets[part]) + int(rng.integers(len(self.sources[part])))
+
+
+def _mixture_parts(value: list[Any], key: str) -> list[tuple[str, float]]:
+    parts = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            parts.append((item, 1.0))
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("source"), str) or set(item) - {"source", "weight"}:
+            raise UsageError(f"recipe key '{key}.{i}' must be a data source or {{source: SOURCE, weight: W}}, got {item!r}")
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+            raise UsageError(f"recipe key '{key}.{i}.weight' must be a positive number, got {weight!r}")
+        parts.append((item["source"], float(weight)))
+    if not parts:
+        raise UsageError(f"recipe key '{key}' is an empty list; name at least one data source")
+    return parts
+
+
+def open_source(spec: str | list[Any], key: str) -> ImageSource:
+    """Resolve a recipe's data value; every failure names the recipe ``key``.
+
+    ``spec`` is one source string, or a list of them (each optionally
+    ``{source: SOURCE, weight: W}``) mixed by weight into a :class:`MixedSource`.
+    """
+    if isinstance(spec, list):
+        parts = _mixture_parts(spec, key)
+        return MixedSource([(s, open_source(s, f"{key}.{i}"), w) for i, (s, w) in enumerate(parts)])
+    if not isinstance(spec, str):
+        raise UsageError(f"recipe key '{key}' must be a data source string or a list of them, got {spec!r}")
+    return _open_one_source(spec, key)
+
+
+def _open_one_source(spec: str, key: str) -> ImageSource:
     from .plugins import get_registries
 
     scheme, sep, rest = spec.partition(":")
@@ -145,13 +212,27 @@ def _epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
 class ColorizationDataset(Dataset):
     """Position -> ``{"gray", "target"}`` in the color space; ``None`` for a skipped picture.
 
-    ``train=True``: random scale, crop and flip drawn from (seed, position), images
-    visited in a fresh permutation every epoch. ``train=False``: position is the
+    ``train=True``: a random square covering ``crop_scale`` of the short side, resized
+    to ``size``, and a random flip, drawn from (seed, position); images
+    visited in a fresh permutation every epoch (a :class:`MixedSource` is sampled
+    by weight instead); with ``gray_augment`` enabled the gray input is a
+    simulated black-and-white print (:mod:`ganforge.degrade`). ``train=False``: position is the
     image index, center crop.
     """
 
-    def __init__(self, source: ImageSource, color_space: ColorSpace, size: int, seed: int, train: bool) -> None:
+    def __init__(
+        self,
+        source: ImageSource,
+        color_space: ColorSpace,
+        size: int,
+        seed: int,
+        train: bool,
+        gray_augment: GrayAugmentConfig | None = None,
+        crop_scale: tuple[float, float] = (0.67, 1.0),
+    ) -> None:
         self.source = source
+        self.crop_scale = crop_scale
+        self.gray_augment = gray_augment if gray_augment is not None and gray_augment.enabled and train else None
         self.color_space = color_space
         self.size = size
         self.seed = seed
@@ -164,6 +245,8 @@ class ColorizationDataset(Dataset):
     def _image_index(self, position: int) -> int:
         if not self.train:
             return position
+        if isinstance(self.source, MixedSource):
+            return self.source.draw(np.random.default_rng([self.seed, 2, position]))
         epoch, offset = divmod(position, len(self.source))
         if self._permutation is None or self._permutation[0] != epoch:
             self._permutation = (epoch, _epoch_permutation(len(self.source), self.seed, epoch))
@@ -173,10 +256,11 @@ class ColorizationDataset(Dataset):
         if not self.train:
             return center_crop(image, self.size)
         rng = np.random.default_rng([self.seed, 1, position])
-        image = _resize_short_side(image, round(self.size * rng.uniform(1.0, 1.5)))
-        left = int(rng.integers(0, image.width - self.size + 1))
-        top = int(rng.integers(0, image.height - self.size + 1))
-        image = image.crop((left, top, left + self.size, top + self.size))
+        low, high = self.crop_scale
+        side = min(image.size) * rng.uniform(low, high)
+        left, top = rng.uniform(0, image.width - side), rng.uniform(0, image.height - side)
+        box = (left, top, left + side, top + side)
+        image = image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=box)
         return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else image
 
     def __getitem__(self, position: int) -> dict[str, torch.Tensor] | None:
@@ -191,6 +275,9 @@ class ColorizationDataset(Dataset):
             return None
         rgb = to_tensor(self._crop(image, position)).unsqueeze(0)
         gray, target = self.color_space.split(rgb)
+        if self.gray_augment is not None:
+            rng = np.random.default_rng([self.seed, 3, position])
+            gray = self.color_space.encode_gray(simulate_black_and_white(rgb, self.gray_augment, rng))
         return {"gray": gray[0], "target": target[0]}
 
 
@@ -232,9 +319,13 @@ def training_loader(
     start: int = 0,
     rank: int = 0,
     world: int = 1,
+    gray_augment: GrayAugmentConfig | None = None,
+    crop_scale: tuple[float, float] = (0.67, 1.0),
 ) -> DataLoader:
     """An endless loader of training batches beginning at micro-batch ``start``."""
-    dataset = ColorizationDataset(source, color_space, size, seed, train=True)
+    dataset = ColorizationDataset(
+        source, color_space, size, seed, train=True, gray_augment=gray_augment, crop_scale=crop_scale
+    )
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -24,7 +24,8 @@ from .atomic import write_text
 from .colorize import Colorizer
 from .colormath import GRAY_CONVERSIONS, gray_with_chroma, rgb_to_lab, to_gray
 from .components import EvalBatch, Metric
-from .config import Recipe
+from .build import create
+from .config import ComponentSpec, Recipe, parse_yaml
 from .data import center_crop, open_source
 from .errors import UsageError
 from .images import UnreadableImage, is_grayscale, normalise_mode, to_tensor
@@ -110,9 +111,29 @@ def constant_chroma(gray: torch.Tensor, chroma: tuple[float, float]) -> torch.Te
     return gray_with_chroma(gray, ab)
 
 
-def select_metrics(names: list[str] | None) -> dict[str, Metric]:
+def select_metrics(names: list[str] | None, options: dict[str, dict[str, Any]] | None = None) -> dict[str, Metric]:
+    """The metrics called ``names`` (all registered ones by default), built with their ``options``."""
     registry = get_registries().metrics
-    return {name: registry.create(name) for name in (names or registry.names())}
+    options = options or {}
+    unused = sorted(set(options) - set(names or registry.names()))
+    if unused:
+        raise UsageError(f"--metric-option names metric '{unused[0]}', which is not evaluated (metrics: {', '.join(names or registry.names())})")
+    return {
+        name: create(registry, ComponentSpec(name, options.get(name, {}), f"--metric-option {name}"))
+        for name in (names or registry.names())
+    }
+
+
+def parse_metric_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``["semantic_agreement.weights=FILE", ...]`` -> ``{"semantic_agreement": {"weights": "FILE"}}``."""
+    options: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        name, dot, option = key.partition(".")
+        if not (sep and dot and name and option):
+            raise UsageError(f"--metric-option '{item}' must look like METRIC.OPTION=VALUE (e.g. semantic_agreement.weights=FILE)")
+        options.setdefault(name, {})[option] = parse_yaml(value) if value else ""
+    return options
 
 
 def metric_directions(names: list[str] | None) -> dict[str, bool]:
@@ -149,6 +170,7 @@ class Evaluation:
     per_image: dict[str, list[float]]
     pictures: dict[str, torch.Tensor]
     notes: list[str] = field(default_factory=list)
+    metric_details: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary; NaN (a metric that does not apply) becomes null."""
@@ -161,6 +183,7 @@ class Evaluation:
             "metrics": {row: json_numbers(values) for row, values in self.table.items()},
             "per_image": {name: [None if math.isnan(v) else v for v in values] for name, values in self.per_image.items()},
             "notes": self.notes,
+            "metric_details": self.metric_details,
         }
 
 
@@ -190,6 +213,7 @@ def evaluate(
     batch_size: int = 16,
     temperature: float | None = None,
     baselines: bool = True,
+    metric_options: dict[str, dict[str, Any]] | None = None,
 ) -> Evaluation:
     """Metrics of ``colorizer`` on ``images`` next to the gray and mean-color baselines.
 
@@ -202,7 +226,7 @@ def evaluate(
     conversion = gray_conversion or getattr(colorizer.color_space, "gray", "lstar")
     if conversion not in GRAY_CONVERSIONS:
         raise UsageError(f"gray conversion '{conversion}' is not one of {', '.join(GRAY_CONVERSIONS)}")
-    chosen = select_metrics(metrics)
+    chosen = select_metrics(metrics, metric_options)
     gray = images.gray(conversion)
     with colorizer.using_temperature(temperature):
         prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")
@@ -225,6 +249,7 @@ def evaluate(
     return Evaluation(
         images.source, images.size, len(images), conversion, images.truth is not None, table,
         {name: v.tolist() for name, v in values[MODEL].items()}, pictures, notes,
+        {name: metric.details() for name, metric in chosen.items() if metric.details()},
     )  # fmt: skip
 
 
@@ -254,6 +279,7 @@ def evaluate_checkpoint(
     samples: int = 8,
     batch_size: int = 16,
     temperature: float | None = None,
+    metric_options: dict[str, dict[str, Any]] | None = None,
 ) -> Evaluation:
     """What ``ganforge eval`` does: evaluate, then write ``metrics.json`` and ``grid.png`` into ``out_dir``."""
     from .colorize import load
@@ -263,7 +289,7 @@ def evaluate_checkpoint(
     images = load_eval_images(spec, size=size, count=count)
     evaluation = evaluate(
         colorizer, images, metrics=metrics, gray_conversion=gray_conversion, mean_chroma=training_mean_chroma(colorizer.recipe),
-        samples=samples, batch_size=batch_size, temperature=temperature,
+        samples=samples, batch_size=batch_size, temperature=temperature, metric_options=metric_options,
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature, **evaluation.to_json()}

@@ -67,6 +67,27 @@ def rarity_weights(truth: torch.Tensor, grid: float = 10.0) -> torch.Tensor:
     return weights / weights.mean()
 
 
+NEUTRAL_CHROMA = 6.0  # ab units: a pixel this close to gray in the original counts as near-neutral
+
+
+def neutral_cast(prediction: torch.Tensor, truth: torch.Tensor, threshold: float = NEUTRAL_CHROMA) -> tuple[torch.Tensor, torch.Tensor]:
+    """Color cast on whites, grays and blacks: the mean b* and the mean chroma of the colorization,
+    over the pixels that are near-neutral (chroma < ``threshold``) in the original, per image.
+
+    A model that tints whites cream shows a positive b*; NaN for an image with
+    fewer than 1 % near-neutral pixels (nothing to judge).
+    """
+    ab_true = rgb_to_lab(truth.float())[:, 1:]
+    ab_pred = rgb_to_lab(prediction.float())[:, 1:]
+    neutral = (ab_true.pow(2).sum(1).sqrt() < threshold).flatten(1).float()
+    count = neutral.sum(1)
+    b_mean = (ab_pred[:, 1].flatten(1) * neutral).sum(1) / count.clamp_min(1)
+    chroma_mean = (ab_pred.pow(2).sum(1).sqrt().flatten(1) * neutral).sum(1) / count.clamp_min(1)
+    enough = count >= 0.01 * neutral.shape[1]
+    nan = torch.full_like(b_mean, float("nan"))
+    return torch.where(enough, b_mean, nan), torch.where(enough, chroma_mean, nan)
+
+
 def ssim(prediction: torch.Tensor, truth: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Structural similarity (Wang et al. 2004), Gaussian window, data range 1, averaged over channels.
 

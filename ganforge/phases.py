@@ -6,9 +6,10 @@ fails in a second with the key to fix instead of after an hour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from .build import create
@@ -49,6 +50,7 @@ class Phase:
     trains: list[str]
     generator_losses: list[WeightedLoss]
     adversarial_losses: list[WeightedLoss]
+    lr_scale: dict[str, float] = field(default_factory=dict)
 
     @property
     def end(self) -> int:
@@ -166,6 +168,54 @@ def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot], latent_di
             raise RecipeError(f"recipe key '{key}.mode' must be one of {', '.join(PHASE_MODES)}, got {config.mode!r}")
         if config.mode == "unconditional":
             _check_unconditional(config.name, key, generator_losses, adversarial, latent_dim)
-        phases.append(Phase(config.name, start, count, config.mode, list(config.train), generator_losses, adversarial))
+        for prefix, scale in config.lr_scale.items():
+            if scale < 0:
+                raise RecipeError(f"recipe key '{key}.lr_scale.{prefix}' must be 0 (frozen) or more, got {scale}")
+        phases.append(
+            Phase(
+                config.name, start, count, config.mode, list(config.train), generator_losses, adversarial,
+                dict(config.lr_scale),
+            )
+        )
         start += count
     return phases
+
+
+def generator_parameter_groups(generator: nn.Module, phases: list[Phase]) -> list[dict[str, Any]]:
+    """Optimizer parameter groups, one per ``lr_scale`` prefix any phase names (longest prefix wins), plus the rest.
+
+    Each group carries its ``prefix`` ("" for the rest), which :func:`apply_lr_scale` reads.
+    """
+    prefixes = sorted({p for phase in phases for p in phase.lr_scale}, key=len, reverse=True)
+    named = list(generator.named_parameters())
+    for index, phase in enumerate(phases):
+        for prefix in phase.lr_scale:
+            if not any(_under(name, prefix) for name, _ in named):
+                tops = sorted({name.split(".")[0] for name, _ in named})
+                raise RecipeError(
+                    f"recipe key 'phases.{index}.lr_scale.{prefix}': no generator parameter is under '{prefix}' "
+                    f"(top-level modules: {', '.join(tops)})"
+                )
+    groups: dict[str, list[torch.nn.Parameter]] = {prefix: [] for prefix in [*prefixes, ""]}
+    for name, parameter in named:
+        groups[next((p for p in prefixes if _under(name, p)), "")].append(parameter)
+    return [{"params": params, "prefix": prefix} for prefix, params in groups.items() if params]
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def apply_lr_scale(optimizer: torch.optim.Optimizer, base_lr: float, phase: Phase) -> None:
+    """Set each group's learning rate for ``phase``; a scale of 0 also stops gradients into the group.
+
+    A group takes the scale of the longest prefix in the phase's ``lr_scale`` that covers it
+    (``backbone.encoder: 0`` freezes ``backbone.encoder.features.0`` too), else 1.
+    """
+    for group in optimizer.param_groups:
+        prefix = group.get("prefix", "")
+        covering = [p for p in phase.lr_scale if prefix and _under(prefix, p)]
+        scale = phase.lr_scale[max(covering, key=len)] if covering else 1.0
+        group["lr"] = base_lr * scale
+        for parameter in group["params"]:
+            parameter.requires_grad_(scale > 0)

@@ -31,18 +31,19 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from tqdm.auto import tqdm
 
 from .atomic import write_text
-from .build import build_color_space, build_generator
+from .build import build_color_space, build_generator, init_pretrained
 from .checkpoint import save_checkpoint
 from .components import GeneratorContext, GeneratorLoss, Prediction
 from .config import Recipe, load_recipe, recipe_to_yaml
 from .data import open_source, training_loader, validation_batch
+from .degrade import check_gray_augment
 from .ema import ExponentialMovingAverage
 from .errors import GanforgeError, RecipeError, UsageError
-from .phases import GENERATOR, Phase, build_adversaries, plan_phases
+from .phases import GENERATOR, Phase, apply_lr_scale, build_adversaries, generator_parameter_groups, plan_phases
 from .plots import plot_loss_curves, sample_grid, save_image
 from .plugins import get_plugin_manager
 from .tracking import JSONLinesTracker, truncate_metrics
@@ -87,6 +88,13 @@ def _check_data_options(recipe: Recipe) -> None:
             raise RecipeError(f"recipe key '{key}' must be at least {low}, got {value}")
     if data.num_workers < 0:
         raise RecipeError(f"recipe key 'data.num_workers' must be 0 or more, got {data.num_workers}")
+    low, high = (data.crop_scale + [0.0, 0.0])[:2]
+    if len(data.crop_scale) != 2 or not 0.0 < low <= high <= 1.0:
+        raise RecipeError(f"recipe key 'data.crop_scale' must be [low, high] with 0 < low <= high <= 1, got {data.crop_scale}")
+    if data.gray_augment.enabled:
+        problems = check_gray_augment(data.gray_augment)
+        if problems:
+            raise RecipeError(f"recipe key {problems[0]}")
     if not 0.0 <= train.ema < 1.0:
         raise RecipeError(f"recipe key 'train.ema' must be in [0, 1) (0 disables the average), got {train.ema}")
 
@@ -100,6 +108,10 @@ def _distributed_without_accelerator() -> bool:
     has_accelerator = getattr(torch, "accelerator", None)
     available = has_accelerator.is_available() if has_accelerator else torch.cuda.is_available()
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not available
+
+
+def _freezes_parameters(recipe: Recipe) -> bool:
+    return any(scale == 0 for phase in recipe.phases for scale in phase.lr_scale.values())
 
 
 @contextlib.contextmanager
@@ -128,6 +140,8 @@ class Trainer:
         AcceleratorState._reset_state(reset_partial_state=False)
         self.accelerator = Accelerator(
             cpu=_distributed_without_accelerator(),
+            # a phase that freezes part of the generator leaves its parameters without gradients
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=_freezes_parameters(recipe))],
             mixed_precision=recipe.train.mixed_precision,
             gradient_accumulation_steps=recipe.train.gradient_accumulation,
             log_with=self._trackers(),
@@ -136,6 +150,9 @@ class Trainer:
         set_seed(recipe.seed)
         self.color_space = build_color_space(recipe)
         generator = build_generator(recipe, self.color_space)
+        if not (resume and saved_states(self.run_dir)):  # a resumed run gets every weight from its state
+            for what, value in init_pretrained(generator).items():
+                log.info("generator %s: %s", what, value)
         self.adversaries = build_adversaries(recipe, self.color_space)
         self.latent_dim = int(getattr(generator, "latent_dim", 0))
         self.phases = plan_phases(recipe, self.adversaries, self.latent_dim)
@@ -149,7 +166,8 @@ class Trainer:
         self._saved_step = -1
 
         betas = tuple(recipe.train.betas)
-        optimizers = [torch.optim.Adam(generator.parameters(), lr=recipe.train.lr_generator, betas=betas)]
+        groups = generator_parameter_groups(generator, self.phases)
+        optimizers = [torch.optim.Adam(groups, lr=recipe.train.lr_generator, betas=betas)]
         for slot in self.adversaries.values():
             optimizers.append(torch.optim.Adam(slot.network.parameters(), lr=recipe.train.lr_adversary, betas=betas))
         prepared = self.accelerator.prepare(generator, *[s.network for s in self.adversaries.values()], *optimizers)
@@ -255,6 +273,8 @@ class Trainer:
             batch_size=data.batch_size,
             seed=self.recipe.seed,
             num_workers=data.num_workers,
+            gray_augment=data.gray_augment,
+            crop_scale=(data.crop_scale[0], data.crop_scale[1]),
             start=self.step * self.recipe.train.gradient_accumulation,
             rank=self.accelerator.process_index,
             world=self.accelerator.num_processes,
@@ -275,6 +295,8 @@ class Trainer:
         accumulation = self.recipe.train.gradient_accumulation
         trained = [self.generator] if phase.trains_generator else []
         trained += [self.adversaries[name].network for name in phase.trained_adversaries]
+        if phase.trains_generator:
+            apply_lr_scale(self.optimizers[GENERATOR], self.recipe.train.lr_generator, phase)
         for _ in range(accumulation):
             batch = next(batches)
             with self.accelerator.accumulate(*trained):

@@ -56,6 +56,24 @@ class ColorfulnessRatio(Metric):
         return metrics.colorfulness(batch.prediction) / metrics.colorfulness(batch.truth).mean().clamp_min(1e-6)
 
 
+class ColorCast(Metric):
+    """Mean chroma of the colorization where the original is near-neutral (whites, grays, blacks): 0 = no tint."""
+
+    higher_is_better = False
+
+    def __call__(self, batch: EvalBatch) -> torch.Tensor:
+        return metrics.neutral_cast(batch.prediction, batch.truth)[1]
+
+
+class ColorCastB(Metric):
+    """Mean b* of the colorization where the original is near-neutral: > 0 yellow/sepia cast, < 0 blue."""
+
+    higher_is_better = False
+
+    def __call__(self, batch: EvalBatch) -> torch.Tensor:
+        return metrics.neutral_cast(batch.prediction, batch.truth)[0]
+
+
 class Diversity(Metric):
     """Mean pairwise ab distance between noise samples of one image (0 = the noise is ignored)."""
 
@@ -76,3 +94,5 @@ def ganforge_register(registries: Registries) -> None:
     add("colorfulness", Colorfulness)
     add("colorfulness_ratio", ColorfulnessRatio)
     add("diversity", Diversity)
+    add("color_cast", ColorCast)
+    add("color_cast_b", ColorCastB)

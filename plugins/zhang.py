@@ -163,11 +163,19 @@ def load_rebalancing(reference: str | None, bins: int) -> torch.Tensor:
 
 
 class ZhangClassificationLoss(GeneratorLoss):
-    """Class-rebalanced multinomial cross-entropy on soft-encoded ab targets (Zhang et al. 2016)."""
+    """Class-rebalanced multinomial cross-entropy on soft-encoded ab targets (Zhang et al. 2016).
 
-    def __init__(self, rebalance: str | None = None) -> None:
+    ``power`` softens the rebalancing: weights ** power (1 = the paper's, 0 = none).
+    Full rebalancing buys rare saturated colors with the most common ones, and the
+    most common ab bins are the near-neutral ones: a model trained with it tints
+    whites and grays. A power around 0.5 keeps saturated colors without the cast.
+    """
+
+    def __init__(self, rebalance: str | None = None, power: float = 1.0) -> None:
+        if power < 0:
+            raise ValueError(f"power must be 0 or more, got {power}")
         self.bins = ABBins()
-        self.weights = load_rebalancing(rebalance, len(self.bins))
+        self.weights = load_rebalancing(rebalance, len(self.bins)).pow(power)
 
     def __call__(self, context: GeneratorContext) -> torch.Tensor:
         logits = context.prediction.logits

@@ -140,3 +140,20 @@ def test_export_can_set_a_classification_models_temperature(tmp_path):
     unet = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}, name="plain")
     with pytest.raises(CheckpointError, match="not a classification model"):
         export_for_inference(unet, tmp_path / "x.safetensors", temperature=0.6)
+
+
+def test_a_half_precision_export_is_half_the_size_and_loads_as_float32(tmp_path):
+    from ganforge.checkpoint import export_for_inference
+
+    from .helpers import checkpoint
+
+    model = checkpoint(tmp_path, {"name": "unet", "width": 16, "depth": 3})
+    full = export_for_inference(model, tmp_path / "full.safetensors")
+    half = export_for_inference(model, tmp_path / "half.safetensors", half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    assert read_checkpoint(half).metadata["stored_dtype"] == "float16"
+    assert all(t.dtype == torch.float16 for t in read_checkpoint(half).weights["generator"].values() if t.is_floating_point())
+    colorizer = ganforge.load(half)
+    assert colorizer.dtype == torch.float32
+    gray = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(colorizer(gray), ganforge.load(full)(gray), atol=2e-3, rtol=0)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from ganforge.colormath import GRAY_CONVERSIONS
 from ganforge.browser import find_browser, rendered_dom, screenshot
 from ganforge.compare import CompareOptions, compare
 from ganforge.report import Table
@@ -60,7 +61,7 @@ def test_true_black_and_white_images_are_reported_without_truth_metrics(report):
 def test_the_report_shows_each_models_gray_conversion_against_the_others(report):
     cross = json.loads((report / "metrics.json").read_text())["results"]["gray_conversion_auc"]
     assert set(cross) == {"per_channel (trained on lstar)", "l1_only (trained on rec601)"}
-    assert set(cross["l1_only (trained on rec601)"]) == {"input lstar", "input rec601", "input rec709"}
+    assert set(cross["l1_only (trained on rec601)"]) == {f"input {c}" for c in GRAY_CONVERSIONS}
     context = json.loads((report / "metrics.json").read_text())["context"]
     assert context["seed"] == "0" and "6 steps" in context["budget"] and context["hardware"]
 

@@ -1,9 +1,11 @@
 """Draw docs/gallery.png: the default model on validation photos and true black-and-white ones.
 
-    python docs/make_gallery.py [--checkpoint default] [--val ../shared/data/bsds500/val] [--out docs/gallery.png]
+    python docs/make_gallery.py [--checkpoint default] [--val ../shared/data/bsds500/val]
+                                [--kodak ../shared/data/kodak24] [--out docs/gallery.png]
 
-Rows: 4 BSDS500 validation photos (when the folder is there; the model never
-trained on them) and the bundled true black-and-white photographs; columns:
+Rows: 4 BSDS500 validation photos and 4 Kodak photos (when the folders are
+there; the model never trained on either) and the bundled true black-and-white
+photographs; columns:
 gray input | colorized | confidence (white = sure) | the original colors
 (blank for photographs that never had any).
 """
@@ -24,6 +26,7 @@ from ganforge_plugins.builtin_data import TRUE_BW_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 VAL_PHOTOS = ["3096.jpg", "42049.jpg", "69015.jpg", "210088.jpg"]  # BSDS500 val: plane, eagle, koala, fish
+KODAK_PHOTOS = ["kodim03.png", "kodim05.png", "kodim15.png", "kodim23.png"]  # hats, motorbikes, a girl, parrots
 
 
 def crop(path: Path, side: int = 224) -> torch.Tensor:
@@ -35,10 +38,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--val", type=Path, default=REPO.parent / "shared" / "data" / "bsds500" / "val")
+    parser.add_argument("--kodak", type=Path, default=REPO.parent / "shared" / "data" / "kodak24")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "gallery.png")
     args = parser.parse_args()
     colorizer = ganforge.load(args.checkpoint)
     photos = [args.val / name for name in VAL_PHOTOS if (args.val / name).is_file()]
+    photos += [args.kodak / name for name in KODAK_PHOTOS if (args.kodak / name).is_file()]
     photos += sorted(TRUE_BW_DIR.glob("*.png"))
     originals = torch.stack([crop(p) for p in photos])
     gray = to_gray(originals, getattr(colorizer.color_space, "gray", "lstar"))  # what the model sees

@@ -114,12 +114,15 @@ def export_for_inference(
     metadata["weights"] = "ema" if checkpoint.weights.get("ema") else "generator"
     recipe = checkpoint.recipe
     if temperature is not None:
+        from .build import build_color_space, build_generator
+
         generator = recipe.generator
-        if not isinstance(generator, dict) or "temperature" not in generator:
+        model = build_generator(recipe, build_color_space(recipe))  # the recipe may leave the temperature at its default
+        if not isinstance(generator, dict) or not hasattr(model, "temperature"):
             raise CheckpointError(f"checkpoint '{source}' is not a classification model: it has no temperature to set")
         if temperature <= 0:
             raise CheckpointError(f"temperature must be positive, got {temperature}")
-        metadata["trained_temperature"] = str(generator["temperature"])
+        metadata["trained_temperature"] = str(generator.get("temperature", model.temperature))
         recipe = dataclasses.replace(recipe, generator={**generator, "temperature": temperature})
     weights = checkpoint.state_dict(prefer_ema=True)
     if half:

@@ -97,6 +97,7 @@ def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
 def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: int | None = None) -> None:
     parser.add_argument("--size", type=int, default=size, metavar="PX", help=f"evaluate on PX x PX center crops (default {size})")
     parser.add_argument("--images", type=int, default=images, metavar="N", help=f"at most N images per source (default {images or 'all'})")
+    parser.add_argument("--upscale", action="store_true", help="enlarge images smaller than --size instead of refusing them")
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="only these metrics (see 'ganforge plugins --kind metric')")
     parser.add_argument(
         "--metric-option", action="append", metavar="METRIC.OPTION=VALUE", dest="metric_options",
@@ -124,7 +125,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     evaluation = evaluate_checkpoint(
         args.checkpoint, args.data, Path(args.output), size=args.size, count=args.images, metrics=args.metrics,
         gray_conversion=args.gray, samples=args.samples, temperature=args.temperature,
-        metric_options=parse_metric_options(args.metric_options),
+        metric_options=parse_metric_options(args.metric_options), upscale=args.upscale,
     )  # fmt: skip
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
     print(Table(evaluation.table, higher_is_better=metric_directions(args.metrics), baselines=(GRAY, MEAN_COLOR)).markdown())
@@ -143,6 +144,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     options = CompareOptions(
         steps=args.steps, data=args.data, eval_sources=args.eval_sources or [], size=args.size, images=args.images,
         seed=args.seed, metrics=args.metrics, metric_options=parse_metric_options(args.metric_options), overrides=args.overrides,
+        upscale=args.upscale,
     )  # fmt: skip
     report = compare(args.inputs, Path(args.output), options)
     print(f"{PROG}: wrote {report} (and report.md, metrics.json beside it)")

@@ -86,6 +86,7 @@ class CompareOptions:
     seed: int = 0
     metrics: list[str] | None = None
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    upscale: bool = False
     overrides: list[str] = field(default_factory=list)
 
 
@@ -141,7 +142,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     directions = metric_directions(options.metrics)
     sections, results, loaded = [], {}, {}
     for index, spec in enumerate(sources):
-        images = loaded[spec] = load_eval_images(spec, size=options.size, count=options.images)
+        images = loaded[spec] = load_eval_images(spec, size=options.size, count=options.images, upscale=options.upscale)
         table = Table({}, {c.label: c.error for c in contenders if c.error}, directions, (GRAY, MEAN_COLOR))
         columns: dict[str, torch.Tensor] = {}
         for contender in working:

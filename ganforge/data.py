@@ -138,7 +138,10 @@ class MixedSource:
         return int(self.offsets[part]) + int(rng.integers(len(self.sources[part])))
 
 
-def _mixture_parts(value: list[Any], key: str) -> list[tuple[str, float]]:
+def mixture_parts(value: str | list[Any], key: str) -> list[tuple[str, float]]:
+    """A recipe's data value as ``(source, weight)`` pairs (one source weighs 1); bad entries name ``key``."""
+    if isinstance(value, str):
+        return [(value, 1.0)]
     parts = []
     for i, item in enumerate(value):
         if isinstance(item, str):
@@ -162,7 +165,7 @@ def open_source(spec: str | list[Any], key: str) -> ImageSource:
     ``{source: SOURCE, weight: W}``) mixed by weight into a :class:`MixedSource`.
     """
     if isinstance(spec, list):
-        parts = _mixture_parts(spec, key)
+        parts = mixture_parts(spec, key)
         return MixedSource([(s, open_source(s, f"{key}.{i}"), w) for i, (s, w) in enumerate(parts)])
     if not isinstance(spec, str):
         raise UsageError(f"recipe key '{key}' must be a data source string or a list of them, got {spec!r}")

@@ -26,7 +26,7 @@ from .colormath import GRAY_CONVERSIONS, gray_with_chroma, rgb_to_lab, to_gray
 from .components import EvalBatch, Metric
 from .build import create
 from .config import ComponentSpec, Recipe, parse_yaml
-from .data import center_crop, open_source
+from .data import center_crop, mixture_parts, open_source
 from .errors import UsageError
 from .images import UnreadableImage, is_grayscale, normalise_mode, to_tensor
 from .plugins import get_registries
@@ -56,12 +56,13 @@ class EvalImages:
         return self.luminance if self.truth is None else to_gray(self.truth, conversion)
 
 
-def load_eval_images(spec: str, *, size: int, count: int | None = None) -> EvalImages:
+def load_eval_images(spec: str, *, size: int, count: int | None = None, upscale: bool = False) -> EvalImages:
     """Read up to ``count`` images of a data source as ``size``-px center crops.
 
     A source of only gray photographs is taken as true black-and-white (no
     truth); in a mixed source the gray pictures are skipped and counted. Images
-    whose short side is below ``size`` are a usage error rather than silently upscaled.
+    whose short side is below ``size`` are a usage error rather than silently
+    upscaled, unless ``upscale`` (then they are enlarged, bicubic).
     """
     source = open_source(spec, "--data")
     wanted = len(source) if count is None else min(count, len(source))
@@ -74,10 +75,10 @@ def load_eval_images(spec: str, *, size: int, count: int | None = None) -> EvalI
             log.warning("skipping unreadable image %s: %s", source.describe(index), exc)
             unreadable += 1
             continue
-        if min(image.size) < size:
+        if min(image.size) < size and not upscale:
             raise UsageError(
                 f"{source.describe(index)} is {image.width}x{image.height}, smaller than the evaluation size {size} px; "
-                f"pass --size {min(image.size)} or less, or leave the image out"
+                f"pass --size {min(image.size)} or less, --upscale to enlarge small images, or leave the image out"
             )
         crops.append((source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image)))
     if not crops:
@@ -93,15 +94,21 @@ def load_eval_images(spec: str, *, size: int, count: int | None = None) -> EvalI
 
 
 def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tuple[float, float] | None:
-    """The average a*b* of (up to ``images``) training pictures; ``None`` when the training data is not here."""
+    """The average a*b* of (up to ``images``) training pictures per source, weighted as training mixes
+    the sources; ``None`` when the training data is not here."""
+    means, weights = [], []
     try:
-        truth = load_eval_images(recipe.data.train, size=size, count=images).truth
+        for spec, weight in mixture_parts(recipe.data.train, "data.train"):
+            truth = load_eval_images(spec, size=size, count=images).truth
+            if truth is not None:
+                means.append(rgb_to_lab(truth)[:, 1:].mean((0, 2, 3)))
+                weights.append(weight)
     except UsageError as exc:
         log.warning("mean-color baseline: training data unavailable (%s)", exc)
         return None
-    if truth is None:
+    if not means:
         return None
-    a, b = rgb_to_lab(truth)[:, 1:].mean((0, 2, 3)).tolist()
+    a, b = (torch.stack(means) * torch.tensor(weights)[:, None]).sum(0).div(sum(weights)).tolist()
     return a, b
 
 
@@ -280,13 +287,14 @@ def evaluate_checkpoint(
     batch_size: int = 16,
     temperature: float | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
+    upscale: bool = False,
 ) -> Evaluation:
     """What ``ganforge eval`` does: evaluate, then write ``metrics.json`` and ``grid.png`` into ``out_dir``."""
     from .colorize import load
 
     colorizer = load(checkpoint)
     spec = data or colorizer.recipe.data.val or colorizer.recipe.data.train
-    images = load_eval_images(spec, size=size, count=count)
+    images = load_eval_images(spec, size=size, count=count, upscale=upscale)
     evaluation = evaluate(
         colorizer, images, metrics=metrics, gray_conversion=gray_conversion, mean_chroma=training_mean_chroma(colorizer.recipe),
         samples=samples, batch_size=batch_size, temperature=temperature, metric_options=metric_options,

@@ -88,8 +88,7 @@ def _check_data_options(recipe: Recipe) -> None:
             raise RecipeError(f"recipe key '{key}' must be at least {low}, got {value}")
     if data.num_workers < 0:
         raise RecipeError(f"recipe key 'data.num_workers' must be 0 or more, got {data.num_workers}")
-    low, high = (data.crop_scale + [0.0, 0.0])[:2]
-    if len(data.crop_scale) != 2 or not 0.0 < low <= high <= 1.0:
+    if len(data.crop_scale) != 2 or not 0.0 < data.crop_scale[0] <= data.crop_scale[1] <= 1.0:
         raise RecipeError(f"recipe key 'data.crop_scale' must be [low, high] with 0 < low <= high <= 1, got {data.crop_scale}")
     if data.gray_augment.enabled:
         problems = check_gray_augment(data.gray_augment)

@@ -212,3 +212,10 @@ def test_eval_can_decode_a_classification_model_at_another_temperature(tmp_path)
     hot, cold = (evaluate(colorizer, images, metrics=["colorfulness"], temperature=t) for t in (1.0, 0.1))
     assert cold.table[MODEL]["colorfulness"] > hot.table[MODEL]["colorfulness"]
     assert colorizer.generator.temperature == 0.38  # restored
+
+
+def test_upscale_evaluates_images_smaller_than_the_size_instead_of_refusing_them(tmp_path):
+    from ganforge.evaluate import load_eval_images
+
+    images = load_eval_images(f"imagefolder:{colored_folder(tmp_path / 'small', 2, (20, 24))}", size=32, upscale=True)
+    assert images.truth is not None and images.truth.shape == (2, 3, 32, 32)

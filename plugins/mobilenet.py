@@ -27,7 +27,7 @@ from torch import nn
 from ganforge import hookimpl
 from ganforge.errors import RecipeError
 from ganforge.registry import Registries
-from ganforge_plugins.unet import pad_to_multiple
+from ganforge_plugins.unet import pad_to_multiple, with_noise
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -231,12 +231,7 @@ class MobileNetUNet(nn.Module):
         height, width = gray.shape[-2:]
         padded = pad_to_multiple(gray, 32)
         skips = self.encoder(padded)
-        x = skips.pop()
-        if self.noise_dim:
-            if noise is None:  # the deterministic "mean" sample
-                noise = x.new_zeros(x.shape[0], self.noise_dim)
-            x = torch.cat([x, noise[:, :, None, None].expand(-1, -1, *x.shape[-2:]).to(x.dtype)], dim=1)
-        x = self.bottleneck(x)
+        x = self.bottleneck(with_noise(skips.pop(), noise, self.noise_dim))
         for up in self.up:
             skip = skips.pop()
             x = up(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], dim=1))

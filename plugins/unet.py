@@ -31,6 +31,16 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
 
 
+def with_noise(features: torch.Tensor, noise: torch.Tensor | None, noise_dim: int) -> torch.Tensor:
+    """Append a noise vector, broadcast over the map, as ``noise_dim`` channels (zeros when ``noise`` is
+    None: the deterministic "mean" sample); ``features`` unchanged when the model takes no noise."""
+    if not noise_dim:
+        return features
+    if noise is None:
+        noise = features.new_zeros(features.shape[0], noise_dim)
+    return torch.cat([features, noise[:, :, None, None].expand(-1, -1, *features.shape[-2:]).to(features.dtype)], dim=1)
+
+
 def conv_block(in_channels: int, out_channels: int, norm: str, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=norm == "none"),
@@ -99,11 +109,7 @@ class UNet(nn.Module):
         return torch.tanh(self.head(features))[..., :height, :width]
 
     def _decode(self, x: torch.Tensor, skips: list[torch.Tensor], noise: torch.Tensor | None) -> torch.Tensor:
-        if self.noise_dim:
-            if noise is None:  # the deterministic "mean" sample
-                noise = x.new_zeros(x.shape[0], self.noise_dim)
-            x = torch.cat([x, noise[:, :, None, None].expand(-1, -1, *x.shape[-2:]).to(x.dtype)], dim=1)
-        x = self.bottleneck(x)
+        x = self.bottleneck(with_noise(x, noise, self.noise_dim))
         for up in self.up:
             skip = skips.pop()
             x = up(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="nearest"), skip], dim=1))

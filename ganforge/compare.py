@@ -27,7 +27,7 @@ from .colormath import GRAY_CONVERSIONS
 from .config import load_recipe
 from .errors import UsageError
 from .evaluate import (
-    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, select_metrics, training_mean_chroma,
+    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, training_mean_chroma,
 )  # fmt: skip
 from .phases import fit_steps
 from .plots import sample_grid, save_image
@@ -140,7 +140,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     mean_chroma = training_mean_chroma(reference) if reference else None
 
     directions = metric_directions(options.metrics)
-    sections, results, loaded = [], {}, {}
+    sections, results, loaded, details = [], {}, {}, {}
     for index, spec in enumerate(sources):
         images = loaded[spec] = load_eval_images(spec, size=options.size, count=options.images, upscale=options.upscale)
         table = Table({}, {c.label: c.error for c in contenders if c.error}, directions, (GRAY, MEAN_COLOR))
@@ -155,6 +155,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
             except Exception as exc:  # noqa: BLE001
                 table.failed[contender.label] = _one_line(exc)
                 continue
+            details.update(evaluation.metric_details)
             if first:
                 columns["gray input"] = evaluation.pictures["gray input"]
                 table.rows.update({row: evaluation.table[row] for row in (GRAY, MEAN_COLOR) if row in evaluation.table})
@@ -205,7 +206,6 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         "models": ", ".join(f"{c.label} ({c.source})" for c in contenders),
     }
     html_path, _ = write_report(out_dir, "ganforge comparison", context, sections)
-    details = {name: m.details() for name, m in select_metrics(options.metrics, options.metric_options).items() if m.details()}
     summary = {"context": context, "metric_details": details, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
     write_text(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str) + "\n")
     return html_path

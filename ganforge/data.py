@@ -110,10 +110,9 @@ class MixedSource:
     training draws a source by weight, then an image uniformly within it.
     """
 
-    def __init__(self, parts: list[tuple[str, ImageSource, float]]) -> None:
-        self.specs = [spec for spec, _, _ in parts]
-        self.sources = [source for _, source, _ in parts]
-        weights = np.array([weight for _, _, weight in parts], dtype=np.float64)
+    def __init__(self, parts: list[tuple[ImageSource, float]]) -> None:
+        self.sources = [source for source, _ in parts]
+        weights = np.array([weight for _, weight in parts], dtype=np.float64)
         self.probabilities = weights / weights.sum()
         self.offsets = np.cumsum([0] + [len(source) for source in self.sources])
 
@@ -166,7 +165,7 @@ def open_source(spec: str | list[Any], key: str) -> ImageSource:
     """
     if isinstance(spec, list):
         parts = mixture_parts(spec, key)
-        return MixedSource([(s, open_source(s, f"{key}.{i}"), w) for i, (s, w) in enumerate(parts)])
+        return MixedSource([(open_source(s, f"{key}.{i}"), w) for i, (s, w) in enumerate(parts)])
     if not isinstance(spec, str):
         raise UsageError(f"recipe key '{key}' must be a data source string or a list of them, got {spec!r}")
     return _open_one_source(spec, key)

@@ -273,7 +273,7 @@ class Trainer:
             seed=self.recipe.seed,
             num_workers=data.num_workers,
             gray_augment=data.gray_augment,
-            crop_scale=(data.crop_scale[0], data.crop_scale[1]),
+            crop_scale=tuple(data.crop_scale),
             start=self.step * self.recipe.train.gradient_accumulation,
             rank=self.accelerator.process_index,
             world=self.accelerator.num_processes,

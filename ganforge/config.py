@@ -74,6 +74,10 @@ class PhaseConfig:
     losses: dict[str, Any] = field(default_factory=dict)
     # generator parameter-name prefix -> learning-rate multiplier; 0 freezes (e.g. {backbone.encoder: 0.1})
     lr_scale: dict[str, float] = field(default_factory=dict)
+    # how the learning rates move within the phase: "constant", or "linear"/"cosine" decay from the
+    # full rate at the phase's first step to 0 at its end (a short cosine phase at the end of training
+    # lowers the loss more than the same steps at a constant rate)
+    lr_decay: str = "constant"
 
 
 @dataclass

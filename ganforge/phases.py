@@ -6,6 +6,7 @@ fails in a second with the key to fix instead of after an hour.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from .plugins import get_registries
 
 GENERATOR = "generator"
 PHASE_MODES = ("colorize", "unconditional")
+LR_DECAYS = ("constant", "linear", "cosine")
 
 
 @dataclass
@@ -51,10 +53,20 @@ class Phase:
     generator_losses: list[WeightedLoss]
     adversarial_losses: list[WeightedLoss]
     lr_scale: dict[str, float] = field(default_factory=dict)
+    lr_decay: str = "constant"
 
     @property
     def end(self) -> int:
         return self.start + self.steps
+
+    def lr_factor(self, step: int) -> float:
+        """The multiplier ``lr_decay`` puts on every learning rate at global ``step`` of this phase."""
+        progress = (step - self.start) / self.steps
+        if self.lr_decay == "linear":
+            return 1.0 - progress
+        if self.lr_decay == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0
 
     @property
     def trains_generator(self) -> bool:
@@ -168,13 +180,15 @@ def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot], latent_di
             raise RecipeError(f"recipe key '{key}.mode' must be one of {', '.join(PHASE_MODES)}, got {config.mode!r}")
         if config.mode == "unconditional":
             _check_unconditional(config.name, key, generator_losses, adversarial, latent_dim)
+        if config.lr_decay not in LR_DECAYS:
+            raise RecipeError(f"recipe key '{key}.lr_decay' must be one of {', '.join(LR_DECAYS)}, got {config.lr_decay!r}")
         for prefix, scale in config.lr_scale.items():
             if scale < 0:
                 raise RecipeError(f"recipe key '{key}.lr_scale.{prefix}' must be 0 (frozen) or more, got {scale}")
         phases.append(
             Phase(
                 config.name, start, count, config.mode, list(config.train), generator_losses, adversarial,
-                dict(config.lr_scale),
+                dict(config.lr_scale), config.lr_decay,
             )
         )
         start += count
@@ -186,7 +200,8 @@ def generator_parameter_groups(generator: nn.Module, phases: list[Phase]) -> lis
 
     Each group carries its ``prefix`` ("" for the rest), which :func:`apply_lr_scale` reads.
     """
-    prefixes = sorted({p for phase in phases for p in phase.lr_scale}, key=len, reverse=True)
+    # longest first, ties by name: the order must not depend on the process (a resumed run reloads it)
+    prefixes = sorted({p for phase in phases for p in phase.lr_scale}, key=lambda p: (-len(p), p))
     named = list(generator.named_parameters())
     for index, phase in enumerate(phases):
         for prefix in phase.lr_scale:
@@ -206,16 +221,18 @@ def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def apply_lr_scale(optimizer: torch.optim.Optimizer, base_lr: float, phase: Phase) -> None:
-    """Set each group's learning rate for ``phase``; a scale of 0 also stops gradients into the group.
+def apply_lr_scale(optimizer: torch.optim.Optimizer, base_lr: float, phase: Phase, step: int) -> None:
+    """Set each group's learning rate for global ``step`` of ``phase``; a scale of 0 also stops gradients into the group.
 
     A group takes the scale of the longest prefix in the phase's ``lr_scale`` that covers it
-    (``backbone.encoder: 0`` freezes ``backbone.encoder.features.0`` too), else 1.
+    (``backbone.encoder: 0`` freezes ``backbone.encoder.features.0`` too), else 1, times the
+    phase's ``lr_decay`` factor at ``step``.
     """
+    factor = phase.lr_factor(step)
     for group in optimizer.param_groups:
         prefix = group.get("prefix", "")
         covering = [p for p in phase.lr_scale if prefix and _under(prefix, p)]
         scale = phase.lr_scale[max(covering, key=len)] if covering else 1.0
-        group["lr"] = base_lr * scale
+        group["lr"] = base_lr * scale * factor
         for parameter in group["params"]:
             parameter.requires_grad_(scale > 0)

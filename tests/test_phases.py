@@ -79,3 +79,38 @@ def test_recipes_that_cannot_train_fail_before_training(phases, adversaries, mes
 def test_unknown_adversary_channel_names_the_key():
     with pytest.raises(UsageError, match=r"recipe key 'adversaries.x.channels': unknown channel\(s\) 'g'; color space 'lab' has channels a, b"):
         plan([{"name": "p", "steps": 1, "losses": {"l1": 1}}], {"x": {"name": "patchgan", "channels": ["g"]}})
+
+
+@pytest.mark.parametrize(
+    ("decay", "factors"),
+    [("constant", [1.0, 1.0, 1.0, 1.0]), ("linear", [1.0, 0.75, 0.5, 0.25]), ("cosine", [1.0, 0.8536, 0.5, 0.1464])],
+)
+def test_lr_decay_scales_every_rate_within_its_phase(decay, factors):
+    phases, _ = plan(
+        [{"name": "warm", "steps": 2, "losses": {"l1": 1.0}}, {"name": "anneal", "steps": 4, "lr_decay": decay, "losses": {"l1": 1.0}}]
+    )
+    assert phases[0].lr_factor(1) == 1.0
+    assert [round(phases[1].lr_factor(step), 4) for step in range(2, 6)] == factors
+
+
+def test_unknown_lr_decay_names_the_key():
+    with pytest.raises(RecipeError, match=r"phases\.0\.lr_decay' must be one of constant, linear, cosine, got 'exp'"):
+        plan([{"name": "p", "steps": 1, "lr_decay": "exp", "losses": {"l1": 1.0}}])
+
+
+def test_parameter_groups_come_in_the_same_order_in_every_process():
+    """A resumed run reloads the optimizer by group position, so equal-length prefixes must not follow set order."""
+    import subprocess
+    import sys
+
+    script = (
+        "import torch; from ganforge.phases import Phase, generator_parameter_groups\n"
+        "net = torch.nn.Sequential(*[torch.nn.Linear(1, 1) for _ in range(6)])\n"
+        "phase = Phase('p', 0, 1, 'colorize', ['generator'], [], [], {str(i): 0.0 for i in range(6)})\n"
+        "print([g['prefix'] for g in generator_parameter_groups(net, [phase])])"
+    )
+    orders = {
+        subprocess.run([sys.executable, "-c", script], env={"PYTHONHASHSEED": str(seed)}, capture_output=True, text=True, check=True).stdout
+        for seed in (0, 1)
+    }
+    assert orders == {"['0', '1', '2', '3', '4', '5']\n"}

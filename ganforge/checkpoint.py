@@ -26,6 +26,7 @@ from .errors import CheckpointError, RecipeError
 FORMAT = "ganforge"
 FORMAT_VERSION = 1
 WEIGHT_SETS = ("generator", "ema")
+MEAN_CHROMA = "mean_chroma"  # metadata key: the training data's average a*b*, as JSON [a, b]
 
 
 @dataclass
@@ -36,6 +37,14 @@ class Checkpoint:
     recipe: Recipe
     weights: dict[str, dict[str, torch.Tensor]]  # "generator" / "ema" -> state dict
     metadata: dict[str, str]
+
+    @property
+    def mean_chroma(self) -> tuple[float, float] | None:
+        """The training data's average a*b* when the checkpoint carries it (exports do)."""
+        if MEAN_CHROMA not in self.metadata:
+            return None
+        a, b = json.loads(self.metadata[MEAN_CHROMA])
+        return float(a), float(b)
 
     def state_dict(self, prefer_ema: bool = True) -> dict[str, torch.Tensor]:
         """The weights to use for inference: the EMA ones when present."""
@@ -103,7 +112,9 @@ def export_for_inference(
 ) -> Path:
     """A checkpoint with only the weights inference uses (the EMA ones when present), about half the size.
 
-    The recipe and metadata are kept, plus ``exported_from``; training cannot resume from the export.
+    The recipe and metadata are kept, plus ``exported_from`` and, when the training data is readable
+    here, its mean chroma (``mean_chroma``: the mean-color baseline travels with the model); training
+    cannot resume from the export.
     ``temperature`` sets a classification model's default annealed-mean temperature (the training
     temperature is kept as ``trained_temperature``). ``half`` stores floating-point tensors as
     float16, half the size again; loading casts them back to the model's dtype.
@@ -124,6 +135,12 @@ def export_for_inference(
             raise CheckpointError(f"temperature must be positive, got {temperature}")
         metadata["trained_temperature"] = str(generator.get("temperature", model.temperature))
         recipe = dataclasses.replace(recipe, generator={**generator, "temperature": temperature})
+    if MEAN_CHROMA not in metadata:
+        from .evaluate import training_mean_chroma
+
+        mean_chroma = training_mean_chroma(recipe)
+        if mean_chroma is not None:  # the mean-color baseline, for evaluations away from the training data
+            metadata[MEAN_CHROMA] = json.dumps([round(value, 4) for value in mean_chroma])
     weights = checkpoint.state_dict(prefer_ema=True)
     if half:
         weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}

@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="score a checkpoint on a data source, beside the gray and mean-color baselines")
     evaluate.add_argument("checkpoint", nargs="?", default="default", help="a .safetensors checkpoint or a Hub repo id (default: the shipped model)")
-    evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the recipe's data.val)")
+    evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the model's validation data when it is on this machine, else the bundled builtin:samples)")
     evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
     _add_evaluation_options(evaluate, size=256)
     evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own)")

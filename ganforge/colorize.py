@@ -40,11 +40,14 @@ class Colorizer:
     >>> colorizer(Image.open("old_photo.jpg")).save("colorized.png")    # doctest: +SKIP
     """
 
-    def __init__(self, generator: nn.Module, color_space: ColorSpace, recipe: Recipe) -> None:
+    def __init__(
+        self, generator: nn.Module, color_space: ColorSpace, recipe: Recipe, *, mean_chroma: tuple[float, float] | None = None
+    ) -> None:
         self.generator = generator.eval()
         self.color_space = color_space
         self.recipe = recipe
         self.noise_dim = int(getattr(generator, "noise_dim", 0))
+        self.mean_chroma = mean_chroma  # the training data's average a*b*, when the checkpoint carries it
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, prefer_ema: bool = True) -> Colorizer:
@@ -52,7 +55,17 @@ class Colorizer:
         color_space = build_color_space(checkpoint.recipe)
         generator = build_generator(checkpoint.recipe, color_space)
         load_weights(generator, checkpoint.state_dict(prefer_ema), checkpoint.path)
-        return cls(generator, color_space, checkpoint.recipe)
+        return cls(generator, color_space, checkpoint.recipe, mean_chroma=checkpoint.mean_chroma)
+
+    def __repr__(self) -> str:
+        parameters = sum(p.numel() for p in self.generator.parameters())
+        generator = self.recipe.generator
+        name = generator.get("name", "?") if isinstance(generator, dict) else generator
+        return (
+            f"Colorizer(recipe={self.recipe.name!r}, generator={name!r}, parameters={parameters / 1e6:.2f}M, "
+            f"color_space={self.color_space.name!r}, size={self.recipe.data.size}, device={str(self.device)!r}, "
+            f"dtype={str(self.dtype).removeprefix('torch.')})"
+        )
 
     @property
     def device(self) -> torch.device:

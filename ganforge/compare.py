@@ -27,7 +27,7 @@ from .colormath import GRAY_CONVERSIONS
 from .config import load_recipe
 from .errors import UsageError
 from .evaluate import (
-    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, training_mean_chroma,
+    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, baseline_chroma, default_eval_data,
 )  # fmt: skip
 from .phases import fit_steps
 from .plots import sample_grid, save_image
@@ -135,9 +135,9 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
             except Exception as exc:  # noqa: BLE001
                 contender.error = _one_line(exc)
     working = [c for c in contenders if c.colorizer is not None]
-    reference = working[0].colorizer.recipe if working else None  # its training data gives the mean-color baseline
-    sources = options.eval_sources or ([reference.data.val or reference.data.train] if reference else [])
-    mean_chroma = training_mean_chroma(reference) if reference else None
+    reference = working[0].colorizer if working else None  # its training data gives the mean-color baseline
+    sources = options.eval_sources or ([default_eval_data(reference.recipe)[0]] if reference else [])
+    mean_chroma = baseline_chroma(reference) if reference else None
 
     directions = metric_directions(options.metrics)
     sections, results, loaded, details = [], {}, {}, {}

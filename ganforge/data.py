@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from .components import ColorSpace
 from .config import GrayAugmentConfig
 from .degrade import simulate_black_and_white
-from .errors import UsageError
+from .errors import UsageError, where
 from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image, to_tensor
 
 log = logging.getLogger("ganforge.data")
@@ -147,13 +147,13 @@ def mixture_parts(value: str | list[Any], key: str) -> list[tuple[str, float]]:
             parts.append((item, 1.0))
             continue
         if not isinstance(item, dict) or not isinstance(item.get("source"), str) or set(item) - {"source", "weight"}:
-            raise UsageError(f"recipe key '{key}.{i}' must be a data source or {{source: SOURCE, weight: W}}, got {item!r}")
+            raise UsageError(f"{where(f'{key}.{i}')} must be a data source or {{source: SOURCE, weight: W}}, got {item!r}")
         weight = item.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
-            raise UsageError(f"recipe key '{key}.{i}.weight' must be a positive number, got {weight!r}")
+            raise UsageError(f"{where(f'{key}.{i}.weight')} must be a positive number, got {weight!r}")
         parts.append((item["source"], float(weight)))
     if not parts:
-        raise UsageError(f"recipe key '{key}' is an empty list; name at least one data source")
+        raise UsageError(f"{where(key)} is an empty list; name at least one data source")
     return parts
 
 
@@ -167,7 +167,7 @@ def open_source(spec: str | list[Any], key: str) -> ImageSource:
         parts = mixture_parts(spec, key)
         return MixedSource([(open_source(s, f"{key}.{i}"), w) for i, (s, w) in enumerate(parts)])
     if not isinstance(spec, str):
-        raise UsageError(f"recipe key '{key}' must be a data source string or a list of them, got {spec!r}")
+        raise UsageError(f"{where(key)} must be a data source string or a list of them, got {spec!r}")
     return _open_one_source(spec, key)
 
 
@@ -185,9 +185,9 @@ def _open_one_source(spec: str, key: str) -> ImageSource:
         else:
             source = get_registries().sources.create(rest)
     except UsageError as exc:
-        raise UsageError(f"recipe key '{key}': {exc}") from None
+        raise UsageError(f"{where(key)}: {exc}") from None
     if len(source) == 0:
-        raise UsageError(f"recipe key '{key}': data source '{spec}' is empty")
+        raise UsageError(f"{where(key)}: data source '{spec}' is empty")
     return source
 
 

@@ -40,3 +40,8 @@ class PluginLoadError(GanforgeError):
 
 class CheckpointError(UsageError):
     """A file is not a readable ganforge checkpoint, or does not fit its recipe."""
+
+
+def where(key: str) -> str:
+    """How a message names what the user set: ``--data`` as the option typed, else ``recipe key 'data.val'``."""
+    return key if key.startswith("-") else f"recipe key '{key}'"

@@ -35,6 +35,7 @@ from .plots import sample_grid, save_image
 log = logging.getLogger(__name__)
 
 MODEL, GRAY, MEAN_COLOR = "model", "gray (no color)", "mean color"
+FALLBACK_EVAL_DATA = "builtin:samples"
 
 
 @dataclass
@@ -56,15 +57,17 @@ class EvalImages:
         return self.luminance if self.truth is None else to_gray(self.truth, conversion)
 
 
-def load_eval_images(spec: str, *, size: int, count: int | None = None, upscale: bool = False) -> EvalImages:
+def load_eval_images(
+    spec: str | list[Any], *, size: int, count: int | None = None, upscale: bool = False, key: str = "--data"
+) -> EvalImages:
     """Read up to ``count`` images of a data source as ``size``-px center crops.
 
     A source of only gray photographs is taken as true black-and-white (no
     truth); in a mixed source the gray pictures are skipped and counted. Images
     whose short side is below ``size`` are a usage error rather than silently
-    upscaled, unless ``upscale`` (then they are enlarged, bicubic).
+    upscaled, unless ``upscale`` (then they are enlarged, bicubic). Errors name ``key``.
     """
-    source = open_source(spec, "--data")
+    source = open_source(spec, key)
     wanted = len(source) if count is None else min(count, len(source))
     crops: list[tuple[str, torch.Tensor, bool]] = []  # (name, crop, photographed in gray)
     unreadable = 0
@@ -99,7 +102,7 @@ def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tu
     means, weights = [], []
     try:
         for spec, weight in mixture_parts(recipe.data.train, "data.train"):
-            truth = load_eval_images(spec, size=size, count=images).truth
+            truth = load_eval_images(spec, size=size, count=images, key="data.train").truth
             if truth is not None:
                 means.append(rgb_to_lab(truth)[:, 1:].mean((0, 2, 3)))
                 weights.append(weight)
@@ -110,6 +113,28 @@ def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tu
         return None
     a, b = (torch.stack(means) * torch.tensor(weights)[:, None]).sum(0).div(sum(weights)).tolist()
     return a, b
+
+
+def baseline_chroma(colorizer: Colorizer) -> tuple[float, float] | None:
+    """The mean-color baseline's a*b*: carried by the checkpoint, else read from the training data if it is here."""
+    return colorizer.mean_chroma or training_mean_chroma(colorizer.recipe)
+
+
+def default_eval_data(recipe: Recipe) -> tuple[str | list[Any], str | None]:
+    """What to evaluate on when ``--data`` is not given, and a note when it is not the model's own validation data.
+
+    A model's recipe names the data of the machine it was trained on; elsewhere the
+    photographs bundled with ganforge stand in, so ``ganforge eval`` works everywhere.
+    """
+    spec = recipe.data.val or recipe.data.train
+    try:
+        open_source(spec, "data.val")
+    except UsageError as exc:
+        return FALLBACK_EVAL_DATA, (
+            f"the model's validation data is not on this machine ({exc}); evaluated on the photographs bundled "
+            f"with ganforge ({FALLBACK_EVAL_DATA}) instead: pass --data SOURCE to evaluate on your own"
+        )
+    return spec, None
 
 
 def constant_chroma(gray: torch.Tensor, chroma: tuple[float, float]) -> torch.Tensor:
@@ -293,12 +318,14 @@ def evaluate_checkpoint(
     from .colorize import load
 
     colorizer = load(checkpoint)
-    spec = data or colorizer.recipe.data.val or colorizer.recipe.data.train
+    spec, fallback_note = (data, None) if data else default_eval_data(colorizer.recipe)
     images = load_eval_images(spec, size=size, count=count, upscale=upscale)
     evaluation = evaluate(
-        colorizer, images, metrics=metrics, gray_conversion=gray_conversion, mean_chroma=training_mean_chroma(colorizer.recipe),
+        colorizer, images, metrics=metrics, gray_conversion=gray_conversion, mean_chroma=baseline_chroma(colorizer),
         samples=samples, batch_size=batch_size, temperature=temperature, metric_options=metric_options,
     )  # fmt: skip
+    if fallback_note:
+        evaluation.notes.insert(0, fallback_note)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature, **evaluation.to_json()}
     write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")

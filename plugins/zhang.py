@@ -103,7 +103,7 @@ class ABBins(nn.Module):
     def annealed_mean(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
         """Zhang et al.'s annealed mean: softmax(logits / T) averaged over bin centers -> ab ``(B, 2, H, W)``."""
         probabilities = torch.softmax(logits.float() / temperature, dim=1)
-        return torch.einsum("bqhw,qc->bchw", probabilities, self.centers)
+        return torch.einsum("bqhw,qc->bchw", probabilities, self.centers.float())
 
 
 class ColorClassifier(nn.Module):

@@ -33,6 +33,19 @@ def test_the_default_model_colorizes_a_true_black_and_white_photo():
     assert torch.equal(to_tensor(colored), to_tensor(ganforge.load("default")(photo)))
 
 
+@pytest.mark.parametrize("model", sorted(DEFAULT_MODEL.parent.glob("*.safetensors")), ids=lambda path: path.stem)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])  # the dtypes README shows
+def test_every_shipped_model_runs_in_every_dtype_readme_shows(model, dtype):
+    colorizer = ganforge.load(model).to("cpu", dtype)
+    photo = Image.open(TRUE_BW_DIR / "coins.png").resize((96, 80))
+    reference = to_tensor(ganforge.load(model)(photo))
+    colored = to_tensor(colorizer(photo))
+    assert colored.shape == reference.shape and (colored - reference).abs().mean() < 0.02  # the same colors, rounded
+    confidence = colorizer.confidence(photo)
+    assert confidence.size == photo.size
+    assert colorizer(photo, desaturate_below=0.5).size == photo.size
+
+
 def test_colorize_without_a_checkpoint_uses_the_default_model(tmp_path, capsys):
     out = tmp_path / "camera_color.png"
     assert main(["colorize", str(TRUE_BW_DIR / "camera.png"), "-o", str(out)]) == 0

@@ -219,3 +219,30 @@ def test_upscale_evaluates_images_smaller_than_the_size_instead_of_refusing_them
 
     images = load_eval_images(f"imagefolder:{colored_folder(tmp_path / 'small', 2, (20, 24))}", size=32, upscale=True)
     assert images.truth is not None and images.truth.shape == (2, 3, 32, 32)
+
+
+def test_a_model_evaluates_without_the_data_it_was_trained_on(tmp_path, capsys):
+    """Exports carry the mean-color baseline; with no --data, eval falls back to the bundled photos and says so."""
+    import dataclasses
+    import shutil
+
+    from ganforge.checkpoint import export_for_inference, read_checkpoint, save_checkpoint
+
+    train = colored_folder(tmp_path / "train", count=4, size=(64, 64))
+    trained = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}))
+    recipe = trained.recipe
+    recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, train=f"imagefolder:{train}", val=f"imagefolder:{tmp_path / 'gone'}"))
+    model = save_checkpoint(tmp_path / "trained.safetensors", recipe, trained.generator.state_dict())
+    exported = export_for_inference(model, tmp_path / "export.safetensors")
+    expected = rgb_to_lab(load_eval_images(f"imagefolder:{train}", size=64).truth)[:, 1:].mean((0, 2, 3)).tolist()
+    assert read_checkpoint(exported).mean_chroma == pytest.approx(expected, abs=1e-3)
+    assert ganforge.load(exported).mean_chroma == pytest.approx(expected, abs=1e-3)
+
+    shutil.rmtree(train)
+    out = tmp_path / "eval"
+    assert main(["eval", str(exported), "--size", "128", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "evaluated on the photographs bundled with ganforge (builtin:samples)" in printed and "pass --data SOURCE" in printed
+    assert "recipe key 'data.val'" in printed and "flatters" not in printed
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["data"] == "builtin:samples" and result["images"] == 4 and "mean color" in result["metrics"]

@@ -7,6 +7,7 @@ Built-in components arrive exactly like third-party ones, through the
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import threading
 import traceback
 from types import ModuleType
@@ -20,6 +21,8 @@ from .registry import Origin, Registries, registering_from
 
 ENTRY_POINT_GROUP = "ganforge"
 
+log = logging.getLogger(__name__)
+
 
 class PluginManager(pluggy.PluginManager):
     """pluggy's manager plus the registries the plugins filled in."""
@@ -28,22 +31,33 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT)
         self.add_hookspecs(hookspecs)
         self.registries = Registries()
+        self.load_errors = self.registries.load_errors  # one line per plugin that failed to load
         self._distributions: dict[str, str] = {}
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
-        """Import and register every plugin of ``group``, naming the culprit when one fails."""
+        """Import and register every plugin of ``group``.
+
+        A plugin that fails is left out with a one-line warning naming it and its
+        distribution, and its message is kept in :attr:`load_errors`: one broken
+        third-party package must not stop commands that never use it, and a
+        component it would have provided says why it is missing when asked for.
+        """
         for ep in importlib.metadata.entry_points(group=group):
             if self.get_plugin(ep.name) is not None or self.is_blocked(ep.name):
                 continue  # the same distribution seen twice on sys.path
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "(unknown distribution)"
             try:
-                plugin = ep.load()
-            except Exception as exc:  # any import-time failure of foreign code
-                raise PluginLoadError(
-                    f"plugin '{ep.name}' ({ep.value}) from distribution {dist} failed to import: "
-                    f"{type(exc).__name__}: {exc}; fix or uninstall that distribution"
-                ) from exc
-            self.add_plugin(plugin, name=ep.name, distribution=dist)
+                try:
+                    plugin = ep.load()
+                except Exception as exc:  # any import-time failure of foreign code
+                    raise PluginLoadError(
+                        f"plugin '{ep.name}' ({ep.value}) from distribution {dist} failed to import: "
+                        f"{type(exc).__name__}: {exc}; fix or uninstall that distribution"
+                    ) from exc
+                self.add_plugin(plugin, name=ep.name, distribution=dist)
+            except GanforgeError as exc:
+                self.load_errors.append(str(exc))
+                log.warning("ganforge: warning: %s", exc)
 
     def add_plugin(self, plugin: ModuleType | object, name: str | None = None, distribution: str = "(local)") -> None:
         """Register a plugin object and let it add its components."""
@@ -53,9 +67,13 @@ class PluginManager(pluggy.PluginManager):
             raise PluginLoadError(f"plugin '{name or plugin}' from {distribution} is invalid: {exc}") from exc
         assert registered_name is not None
         self._distributions[registered_name] = distribution
-        for impl in self.hook.ganforge_register.get_hookimpls():
-            if impl.plugin is plugin:
-                self._call_register(impl, registered_name, distribution)
+        try:
+            for impl in self.hook.ganforge_register.get_hookimpls():
+                if impl.plugin is plugin:
+                    self._call_register(impl, registered_name, distribution)
+        except GanforgeError:
+            self.unregister(plugin)  # its hooks must not run later
+            raise
 
     def _call_register(self, impl: Any, name: str, distribution: str) -> None:
         origin = Origin(distribution, getattr(impl.plugin, "__name__", name))

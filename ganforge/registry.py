@@ -66,9 +66,10 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """A dictionary of factories with good manners (did-you-mean, origins, globbing)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, load_errors: list[str] | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._load_errors = load_errors if load_errors is not None else []  # plugins that may have held a missing name
 
     def add(
         self,
@@ -111,11 +112,12 @@ class Registry(Generic[T]):
 
     def _unknown_message(self, name: str) -> str:
         available = self.names()
+        broken = f"; it may come from a plugin that failed to load: {self._load_errors[0]}" if self._load_errors else ""
         if not available:
-            return f"unknown {self.kind} '{name}': no {self.kind} is registered (is a plugin missing?)"
+            return f"unknown {self.kind} '{name}': no {self.kind} is registered (is a plugin missing?){broken}"
         close = difflib.get_close_matches(str(name), available, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        return f"unknown {self.kind} '{name}': {hint}available: {', '.join(available)}"
+        return f"unknown {self.kind} '{name}': {hint}available: {', '.join(available)}{broken}"
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -134,12 +136,20 @@ class Registry(Generic[T]):
 class Registries:
     """Every registry a plugin can add to; handed to ``ganforge_register``."""
 
-    color_spaces: Registry[Any] = field(default_factory=lambda: Registry("color space"))
-    generators: Registry[Any] = field(default_factory=lambda: Registry("generator"))
-    adversaries: Registry[Any] = field(default_factory=lambda: Registry("adversary"))
-    losses: Registry[Any] = field(default_factory=lambda: Registry("loss"))
-    sources: Registry[Any] = field(default_factory=lambda: Registry("data source"))
-    metrics: Registry[Any] = field(default_factory=lambda: Registry("metric"))
+    load_errors: list[str] = field(default_factory=list)  # filled by the plugin manager, read by every registry
+    color_spaces: Registry[Any] = field(init=False)
+    generators: Registry[Any] = field(init=False)
+    adversaries: Registry[Any] = field(init=False)
+    losses: Registry[Any] = field(init=False)
+    sources: Registry[Any] = field(init=False)
+    metrics: Registry[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        for attribute, kind in [
+            ("color_spaces", "color space"), ("generators", "generator"), ("adversaries", "adversary"),
+            ("losses", "loss"), ("sources", "data source"), ("metrics", "metric"),
+        ]:  # fmt: skip
+            setattr(self, attribute, Registry(kind, self.load_errors))
 
     def all(self) -> list[Registry[Any]]:
         return [self.color_spaces, self.generators, self.adversaries, self.losses, self.sources, self.metrics]

@@ -32,7 +32,7 @@ from .evaluate import (
 from .phases import fit_steps
 from .plots import sample_grid, save_image
 from .report import Section, Table, write_report
-from .train import MODEL_FILE, train_from_recipe_file
+from .train import MODEL_FILE, format_duration, train_from_recipe_file
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         "training data": options.data or "each recipe's own",
         "seed": str(options.seed),
         "hardware": hardware(),
-        "wall time of this invocation": f"{(time.perf_counter() - started) / 60:.1f} min (runs it resumed count only what was left)",
+        "wall time of this invocation": f"{format_duration(time.perf_counter() - started)} (runs it resumed count only what was left)",
         "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with ganforge {__version__}",
         "models": ", ".join(f"{c.label} ({c.source})" for c in contenders),
     }

@@ -49,6 +49,7 @@ from .plugins import get_plugin_manager
 from .tracking import JSONLinesTracker, truncate_metrics
 
 log = logging.getLogger("ganforge.train")
+ESTIMATE_AFTER_STEPS = 5  # the first steps include warm-up; five are enough for a planning estimate
 
 STATE_DIR = "state"
 STATE_PREFIX = "step-"
@@ -125,6 +126,16 @@ def _frozen(modules: list[torch.nn.Module]) -> Iterator[None]:
         for module, module_flags in zip(modules, flags):
             for parameter, flag in zip(module.parameters(), module_flags):
                 parameter.requires_grad_(flag)
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3.5 min``, ``1 h 12 min``: how long, at the precision a person plans with."""
+    if seconds < 90:
+        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min"
 
 
 class Trainer:
@@ -244,11 +255,15 @@ class Trainer:
         )
         try:
             batches = self._batches()
+            first_step, started = self.step, time.perf_counter()
             while self.step < self.total_steps and self._stop_reason is None:
                 phase = self.phase_at(self.step)
                 logs = self._optimisation_step(phase, batches)
                 self.step += 1
                 self._after_step(phase, logs, progress)
+                if self.step - first_step == ESTIMATE_AFTER_STEPS and self.accelerator.is_local_main_process:
+                    seconds_per_step = (time.perf_counter() - started) / ESTIMATE_AFTER_STEPS
+                    progress.write(self._estimate(seconds_per_step))
             self.save()
             self.write_samples()
             status = "completed" if self._stop_reason is None else "stopped"
@@ -259,6 +274,18 @@ class Trainer:
                 plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
             hook.ganforge_run_end(trainer=self, status=status)
         return self.run_dir / MODEL_FILE
+
+    def _estimate(self, seconds_per_step: float) -> str:
+        """The one-line cost of the rest of the run, with the quick alternative."""
+        remaining = self.total_steps - self.step
+        line = (
+            f"ganforge: about {format_duration(remaining * seconds_per_step)} to go: {remaining} steps at "
+            f"{seconds_per_step:.2f} s/step on {self.accelerator.num_processes} x {self.accelerator.device.type}"
+        )
+        if remaining * seconds_per_step > 300:
+            quick = max(len(self.phases), min(200, self.total_steps // 10))
+            line += f" (a quick look: --max-steps {quick}, every phase shortened alike)"
+        return line
 
     # ------------------------------------------------------------------ the loop
 
@@ -467,6 +494,6 @@ def train_from_recipe_file(
     started = time.perf_counter()
     model = trainer.fit()
     if trainer.accelerator.is_main_process:
-        minutes = (time.perf_counter() - started) / 60
-        print(f"ganforge: trained '{recipe.name}' to step {trainer.step} in {minutes:.1f} min; weights: {model}")
+        took = format_duration(time.perf_counter() - started)
+        print(f"ganforge: trained '{recipe.name}' to step {trainer.step} in {took}; weights: {model}")
     return model

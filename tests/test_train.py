@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -18,7 +19,7 @@ from ganforge.config import load_recipe
 from ganforge.errors import UsageError
 from ganforge.plugins import get_plugin_manager, reset_plugin_manager
 from ganforge.tracking import read_metrics
-from ganforge.train import Trainer, TrainingDiverged, train_from_recipe_file
+from ganforge.train import Trainer, TrainingDiverged, format_duration, train_from_recipe_file
 
 from .conftest import write_distribution
 
@@ -30,8 +31,11 @@ def _fresh_plugins():
     reset_plugin_manager()
 
 
-def test_a_run_writes_the_documented_run_directory(tiny_recipe, tmp_path):
+def test_a_run_writes_the_documented_run_directory(tiny_recipe, tmp_path, capsys):
     model = train_from_recipe_file(tiny_recipe)
+    printed = capsys.readouterr().out
+    assert re.search(r"ganforge: about [\d.]+ s to go: 3 steps at [\d.]+ s/step on 1 x cpu\n", printed)  # after 5 of 8 steps
+    assert re.search(r"ganforge: trained 'tiny' to step 8 in [\d.]+ s; weights: ", printed)
     run = tmp_path / "run"
     assert model == run / "model.safetensors"
     assert load_recipe(run / "recipe.yaml").phases == load_recipe(tiny_recipe).phases
@@ -46,6 +50,13 @@ def test_a_run_writes_the_documented_run_directory(tiny_recipe, tmp_path):
     assert Image.open(run / "loss_curves.png").size[0] > 100
     colorizer = ganforge.load(model)
     assert colorizer(torch.rand(1, 1, 32, 32)).shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.04, "0.0 s"), (42.4, "42 s"), (210, "3.5 min"), (4320, "1 h 12 min"), (3599.9, "60.0 min")]
+)
+def test_durations_read_at_a_planning_precision(seconds, text):
+    assert format_duration(seconds) == text
 
 
 def test_max_steps_shortens_every_phase_in_proportion(tiny_recipe):

@@ -108,15 +108,19 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def export_for_inference(
-    source: str | Path, target: str | Path, temperature: float | None = None, half: bool = False
+    source: str | Path,
+    target: str | Path,
+    temperature: float | None = None,
+    half: bool = False,
+    confidence_temperature: float | None = None,
 ) -> Path:
     """A checkpoint with only the weights inference uses (the EMA ones when present), about half the size.
 
     The recipe and metadata are kept, plus ``exported_from`` and, when the training data is readable
     here, its mean chroma (``mean_chroma``: the mean-color baseline travels with the model); training
-    cannot resume from the export.
-    ``temperature`` sets a classification model's default annealed-mean temperature (the training
-    temperature is kept as ``trained_temperature``). ``half`` stores floating-point tensors as
+    cannot resume from the export. ``temperature`` sets a classification model's default
+    annealed-mean temperature (the training temperature is kept as ``trained_temperature``) and
+    ``confidence_temperature`` its confidence calibration. ``half`` stores floating-point tensors as
     float16, half the size again; loading casts them back to the model's dtype.
     """
     checkpoint = read_checkpoint(source)
@@ -124,17 +128,21 @@ def export_for_inference(
     metadata["exported_from"] = Path(source).name
     metadata["weights"] = "ema" if checkpoint.weights.get("ema") else "generator"
     recipe = checkpoint.recipe
-    if temperature is not None:
+    options = {"temperature": temperature, "confidence_temperature": confidence_temperature}
+    options = {name: value for name, value in options.items() if value is not None}
+    if options:
         from .build import build_color_space, build_generator
 
         generator = recipe.generator
-        model = build_generator(recipe, build_color_space(recipe))  # the recipe may leave the temperature at its default
-        if not isinstance(generator, dict) or not hasattr(model, "temperature"):
-            raise CheckpointError(f"checkpoint '{source}' is not a classification model: it has no temperature to set")
-        if temperature <= 0:
-            raise CheckpointError(f"temperature must be positive, got {temperature}")
-        metadata["trained_temperature"] = str(generator.get("temperature", model.temperature))
-        recipe = dataclasses.replace(recipe, generator={**generator, "temperature": temperature})
+        model = build_generator(recipe, build_color_space(recipe))  # the recipe may leave the options at their defaults
+        for name, value in options.items():
+            if not isinstance(generator, dict) or not hasattr(model, name):
+                raise CheckpointError(f"checkpoint '{source}' is not a classification model: it has no {name} to set")
+            if value <= 0:
+                raise CheckpointError(f"{name} must be positive, got {value}")
+        if "temperature" in options:
+            metadata["trained_temperature"] = str(generator.get("temperature", model.temperature))
+        recipe = dataclasses.replace(recipe, generator={**generator, **options})
     if MEAN_CHROMA not in metadata:
         from .evaluate import training_mean_chroma
 

@@ -110,7 +110,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from .checkpoint import export_for_inference
 
-    out = export_for_inference(args.checkpoint, args.output, args.temperature, half=args.half)
+    out = export_for_inference(
+        args.checkpoint, args.output, args.temperature, half=args.half, confidence_temperature=args.confidence_temperature
+    )
     before, after = Path(args.checkpoint).stat().st_size, out.stat().st_size
     print(f"{PROG}: wrote {out} ({after / 2**20:.1f} MiB, from {before / 2**20:.1f} MiB)")
     return 0
@@ -207,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
     export.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
     export.add_argument("--temperature", type=float, metavar="T", help="classification models: the default annealed-mean temperature")
+    export.add_argument("--confidence-temperature", type=float, metavar="T",
+                        help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)")
     export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
     export.set_defaults(run=_cmd_export)
 

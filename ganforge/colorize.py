@@ -30,7 +30,11 @@ from .errors import UsageError
 from .images import normalise_mode, to_pil, to_tensor
 from .upsample import upsample_chroma
 
-SPREAD_SCALE = 10.0  # ab units (one Zhang bin): sample spread at which noise-model confidence is 1/e
+# Confidence is the chance that the true color lies within CONFIDENCE_RADIUS ab units of the color shown:
+# the model's own probability for classification models, the share of CONFIDENCE_SAMPLES noise samples
+# that close to their mean for noise models. 15 ab units is about where a color reads as another shade.
+CONFIDENCE_RADIUS = 15.0
+CONFIDENCE_SAMPLES = 8
 
 
 class Colorizer:
@@ -75,7 +79,7 @@ class Colorizer:
     def has_confidence(self) -> bool:
         """Whether :meth:`confidence` can answer: classification models and noise models can."""
         probe = self._predict(torch.zeros(1, 1, 16, 16, device=self.device), None)
-        return probe.logits is not None or bool(self.noise_dim)
+        return (probe.logits is not None and hasattr(self.generator, "confidence")) or bool(self.noise_dim)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -156,8 +160,9 @@ class Colorizer:
         ]
 
     def confidence(self, images: Image.Image | torch.Tensor, *, size: int | None = None) -> Image.Image | torch.Tensor:
-        """Per-pixel confidence in [0, 1]: ``1 - entropy / log Q`` of a classification model's bin
-        distribution, or ``exp(-spread / 10)`` of the ab spread over 8 noise samples."""
+        """Per-pixel confidence in [0, 1]: the chance that the true color is within 15 ab units of the one
+        shown (a classification model's own probability; for noise models, the share of 8 samples that close
+        to their mean). ``benchmarks/confidence_calibration.py`` measures how well it matches on photos."""
         gray = self._gray(images)
         result = self._confidence(gray, size)
         if isinstance(images, Image.Image):
@@ -220,21 +225,19 @@ class Colorizer:
     def _confidence(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
         gray_input = self._working(gray, size)
         logits = self._predict(gray_input, None).logits
-        if logits is not None:
-            probabilities = torch.softmax(logits.float(), dim=1)
-            entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(1, keepdim=True)
-            confidence = 1 - entropy / math.log(probabilities.shape[1])
+        if logits is not None and hasattr(self.generator, "confidence"):
+            confidence = self.generator.confidence(logits, CONFIDENCE_RADIUS)
         elif self.noise_dim:
             generator = torch.Generator().manual_seed(0)
-            noises = torch.randn(8, gray.shape[0], self.noise_dim, generator=generator)
+            noises = torch.randn(CONFIDENCE_SAMPLES, gray.shape[0], self.noise_dim, generator=generator)
             ab = torch.stack([rgb_to_lab(self._rgb_at(gray_input, z))[:, 1:] for z in noises])
-            spread = ab.var(0, unbiased=False).sum(1, keepdim=True).sqrt()
-            confidence = torch.exp(-spread / SPREAD_SCALE)
+            near = (ab - ab.mean(0)).pow(2).sum(2, keepdim=True) <= CONFIDENCE_RADIUS**2
+            confidence = near.float().mean(0)
         else:
             raise UsageError(
                 "this model gives no confidence: it neither classifies colors (generator 'zhang') nor takes noise"
             )
-        return F.interpolate(confidence, size=gray.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
+        return F.interpolate(confidence.float(), size=gray.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
 
     @staticmethod
     def _output(rgb: torch.Tensor, like: Image.Image | np.ndarray | torch.Tensor) -> Image.Image | np.ndarray | torch.Tensor:

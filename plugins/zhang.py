@@ -105,6 +105,16 @@ class ABBins(nn.Module):
         probabilities = torch.softmax(logits.float() / temperature, dim=1)
         return torch.einsum("bqhw,qc->bchw", probabilities, self.centers.float())
 
+    def probability_within(self, logits: torch.Tensor, ab: torch.Tensor, radius: float) -> torch.Tensor:
+        """The model's probability that the true color lies within ``radius`` ab units of ``ab`` -> ``(B, 1, H, W)``.
+
+        ``logits`` at the model's native temperature (1) give its calibrated-by-training
+        distribution; ``ab`` is the color shown, at the logits' resolution.
+        """
+        probabilities = torch.softmax(logits.float(), dim=1)
+        distance = (self.centers.float()[None, :, :, None, None] - ab.float()[:, None]).pow(2).sum(2)  # (B, Q, H, W)
+        return (probabilities * (distance <= radius**2)).sum(1, keepdim=True)
+
 
 class ColorClassifier(nn.Module):
     """Zhang et al. 2016 classification head: per-pixel distribution over in-gamut ab bins on any backbone.
@@ -113,6 +123,9 @@ class ColorClassifier(nn.Module):
     gray input to ``features`` channels; a 1x1 convolution turns them into bin
     logits, optionally at 1/``downsample`` resolution (the paper works at 1/4).
     ``temperature`` sets the annealed mean (1 = mean, towards 0 = mode).
+    ``confidence_temperature`` sharpens (< 1) or flattens the distribution that
+    :meth:`confidence` reads, fitted after training so that confidence matches how
+    often colors are right (``benchmarks/confidence_calibration.py --fit``).
     """
 
     def __init__(
@@ -123,19 +136,27 @@ class ColorClassifier(nn.Module):
         features: int = 64,
         temperature: float = 0.38,
         downsample: int = 1,
+        confidence_temperature: float = 1.0,
     ) -> None:
         super().__init__()
         if out_channels != 2:
             raise ValueError("the zhang generator predicts a and b: use color_space: lab")
-        if temperature <= 0 or downsample < 1:
-            raise ValueError("temperature must be positive and downsample at least 1")
+        if temperature <= 0 or confidence_temperature <= 0 or downsample < 1:
+            raise ValueError("temperature and confidence_temperature must be positive, downsample at least 1")
         spec = ComponentSpec.parse(backbone, "generator.backbone")
         self.backbone = create(get_registries().generators, spec, in_channels=in_channels, out_channels=features)
         self.bins = ABBins()
         self.classify = nn.Conv2d(features, len(self.bins), 1)
         self.temperature = temperature
+        self.confidence_temperature = confidence_temperature
         self.downsample = downsample
         self.noise_dim = int(getattr(self.backbone, "noise_dim", 0))
+
+    def confidence(self, logits: torch.Tensor, radius: float) -> torch.Tensor:
+        """Per pixel, the probability that the true color is within ``radius`` ab units of the one decoded
+        (at the current temperature), at the logits' resolution ``(B, 1, h, w)``."""
+        shown = self.bins.annealed_mean(logits, self.temperature)
+        return self.bins.probability_within(logits / self.confidence_temperature, shown, radius)
 
     def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> Prediction:
         features = Prediction.wrap(self.backbone(gray, noise)).target

@@ -55,25 +55,40 @@ def test_tensor_batches_and_color_inputs(unet_checkpoint):
         colorizer.confidence(batch)
 
 
-def test_classification_confidence_is_one_minus_normalised_entropy(tmp_path):
+def test_classification_confidence_is_the_probability_of_a_color_near_the_one_shown(tmp_path):
     colorizer = ganforge.load(
         checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8})
     )
-    with torch.no_grad():
-        colorizer.generator.classify.weight.zero_()
-        colorizer.generator.classify.bias.zero_()  # uniform over bins: knows nothing
+    head = colorizer.generator
+    centers = head.bins.centers
     gray = torch.rand(1, 1, 16, 16)
-    torch.testing.assert_close(colorizer.confidence(gray), torch.zeros(1, 1, 16, 16), atol=1e-5, rtol=0)
     with torch.no_grad():
-        colorizer.generator.classify.bias[100] = 50.0  # all mass on one bin: certain
-    torch.testing.assert_close(colorizer.confidence(gray), torch.ones(1, 1, 16, 16), atol=1e-5, rtol=0)
+        head.classify.weight.zero_()
+        head.classify.bias.zero_()  # uniform over bins: the share of bins near the mean color
+    near_mean = (centers - centers.mean(0)).norm(dim=1).le(15).float().mean()
+    torch.testing.assert_close(colorizer.confidence(gray), near_mean.expand(1, 1, 16, 16), atol=1e-4, rtol=0)
+    red, green = [int((centers - torch.tensor(ab)).norm(dim=1).argmin()) for ab in ([60.0, 0.0], [-60.0, 0.0])]
+    with torch.no_grad():
+        head.classify.bias.fill_(-50.0)
+        head.classify.bias[[red, green]] = 50.0  # red or green, equally: the gray shown between them is never right
+    assert colorizer.confidence(gray).max() < 1e-4
+    with torch.no_grad():
+        head.classify.bias[green] = -50.0  # certainly red
+    torch.testing.assert_close(colorizer.confidence(gray), torch.ones(1, 1, 16, 16), atol=1e-4, rtol=0)
+    with torch.no_grad():
+        head.classify.bias.copy_(torch.randn(len(centers)))
+        head.classify.bias[red] = 4.0
+    unsure = colorizer.confidence(gray)
+    head.confidence_temperature = 0.5  # a sharper reading of the same distribution
+    assert (colorizer.confidence(gray) > unsure + 0.05).all()
     # temperature changes the decoded colors of the same distribution
     with torch.no_grad():
-        colorizer.generator.classify.bias.copy_(torch.linspace(0, 3, 261))
+        head.classify.bias.copy_(torch.linspace(0, 3, 261))
     assert not torch.allclose(colorizer(gray, temperature=1.0), colorizer(gray, temperature=0.1))
 
 
-def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path):
+def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path, monkeypatch):
+    monkeypatch.setattr("ganforge.colorize.CONFIDENCE_RADIUS", 0.01)  # this small model's samples differ by hundredths
     colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4}))
     gray = torch.rand(1, 1, 16, 16)
     samples = colorizer.sample(gray, 3)
@@ -81,6 +96,7 @@ def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(samples, colorizer.sample(gray, 3)))  # seeded
     confidence = colorizer.confidence(gray)
     assert confidence.shape == (1, 1, 16, 16) and 0 <= confidence.min() and confidence.max() <= 1
+    assert confidence.min() < 0.9  # some samples fall farther than the radius from their mean
     chroma = lambda rgb: rgb_to_lab(rgb)[:, 1:].norm(dim=1)  # noqa: E731
     plain, faded = colorizer(gray), colorizer(gray, desaturate_below=1.0)
     assert chroma(faded).mean() < chroma(plain).mean()

@@ -25,6 +25,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if tmp.is_file():
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # a writer may create it private (0600); outputs get the usual mode
         if path.is_dir() and tmp.is_dir():  # os.replace cannot overwrite a non-empty directory
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
@@ -34,6 +35,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.replace(tmp, path)
     finally:
         _remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def _remove(path: Path) -> None:

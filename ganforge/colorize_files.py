@@ -56,6 +56,12 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES)
     if single_file:
         return [(inputs[0], output)]
+    if output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES) and not output.is_dir():
+        what = f"{len(inputs)} inputs" if len(inputs) > 1 else f"the folder '{inputs[0]}'"
+        raise UsageError(
+            f"-o '{output}' names a file, but {what} need an output folder; "
+            f"pass -o {output.with_suffix('')} (a folder), or colorize one file at a time"
+        )
     jobs = []
     for item in inputs:
         if item.is_file():

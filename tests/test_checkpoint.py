@@ -113,6 +113,27 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(saved, recipe, monk
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind
 
 
+def test_checkpoints_get_the_usual_file_mode_even_when_the_writer_makes_them_private(tmp_path, recipe, monkeypatch):
+    import os
+    import stat
+
+    from ganforge import checkpoint as module
+
+    real_save = module.save_file
+
+    def private_save(tensors, filename, metadata=None):
+        real_save(tensors, filename, metadata=metadata)
+        os.chmod(filename, 0o600)
+
+    monkeypatch.setattr(module, "save_file", private_save)
+    old_mask = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.ones(3)})
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
 def test_export_keeps_only_the_inference_weights_and_gives_the_same_colors(saved, tmp_path, capsys):
     from ganforge.cli import main
 

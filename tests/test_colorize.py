@@ -147,6 +147,8 @@ def test_cli_writes_confidence_maps_and_samples(tmp_path):
         (lambda ck, tmp: [str(ck), "-o", str(tmp / "o")], "names a checkpoint but no INPUT"),
         (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--samples", "2"], "--samples needs a model with a noise input"),
         (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--confidence"], "--confidence and --desaturate-below need"),
+        (lambda ck, tmp: [str(ck), str(tmp / "p.png"), str(tmp / "p.png"), "-o", str(tmp / "two.png")],
+         r"-o '.*two.png' names a file, but 2 inputs need an output folder; pass -o .*two \(a folder\)"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(unet_checkpoint, tmp_path, make_args, message):
@@ -155,6 +157,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(unet_checkpoint, tmp_path, make_ar
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("ganforge: error:")
     assert re.search(message, result.stderr), result.stderr
+    assert not (tmp_path / "two.png").exists()
 
 
 def test_numpy_arrays_in_numpy_arrays_out(unet_checkpoint):

@@ -57,7 +57,7 @@ def create(registry: Registry[Any], spec: ComponentSpec, **injected: Any) -> Any
             hint = f"did you mean '{close[0]}'?" if close else f"{entry.kind} '{spec.name}' takes: {', '.join(options) or 'no options'}"
             raise RecipeError(f"unknown recipe key '{full}' ({hint})")
         if key in hints:
-            check_value(value, hints[key], full, "recipe")
+            check_value(value, hints[key], full, "")  # the caller that read the file names it
     missing = [
         n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in injected and n not in spec.kwargs
     ]

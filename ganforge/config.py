@@ -180,7 +180,8 @@ def _matches(value: Any, tp: Any) -> bool:
 def check_value(value: Any, tp: Any, key: str, source: str) -> None:
     """Raise :class:`RecipeError` unless ``value`` fits type ``tp`` (recursing into schemas and lists)."""
     if not _matches(value, tp):
-        raise RecipeError(f"{source}: recipe key '{key}' expects {_type_name(tp)}, got {value!r}")
+        where = f"{source}: " if source else ""
+        raise RecipeError(f"{where}recipe key '{key}' expects {_type_name(tp)}, got {value!r}")
     if isinstance(value, str) and "${" in value:
         return
     origin = typing.get_origin(tp)

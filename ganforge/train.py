@@ -490,7 +490,10 @@ def train_from_recipe_file(
     if max_steps is not None and max_steps < 1:
         raise UsageError(f"--max-steps must be at least 1, got {max_steps}")
     recipe = load_recipe(path, overrides)
-    trainer = Trainer(recipe, resume=resume or recipe.train.resume)
+    try:
+        trainer = Trainer(recipe, resume=resume or recipe.train.resume)
+    except RecipeError as exc:  # component options are checked when built, after the file was read
+        raise RecipeError(f"{path}: {exc}" if not str(exc).startswith(str(path)) else str(exc)) from None
     started = time.perf_counter()
     model = trainer.fit()
     if trainer.accelerator.is_main_process:

@@ -159,3 +159,19 @@ def test_command_line_component_swaps_replace_and_null_removes(recipes):
     recipe = load_recipe(recipes / "child.yaml", ["generator={name: eccv16}", "adversaries.a=null", "generator.width=4"])
     assert recipe.generator == {"name": "eccv16", "width": 4}
     assert recipe.adversaries == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("adversaries:\n  a: {name: patchgan, channels: [a], layrs: 3}\n", "unknown recipe key 'adversaries.a.layrs' (did you mean 'layers'?)"),
+        ("generator: {name: unet, width: wide}\n", "recipe key 'generator.width' expects integer, got 'wide'"),
+    ],
+)
+def test_component_option_errors_name_the_recipe_file_once(recipes, text, message):
+    from ganforge.train import train_from_recipe_file
+
+    bad = write(recipes / "bad.yaml", "extends: child.yaml\n" + text)
+    with pytest.raises(RecipeError) as info:
+        train_from_recipe_file(bad, ["train.out_dir=" + str(recipes / "run")])
+    assert str(info.value) == f"{bad}: {message}"

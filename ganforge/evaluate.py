@@ -293,10 +293,15 @@ def grid_picks(evaluation: Evaluation, key: str = "auc") -> list[int]:
     return [order[0], order[len(order) // 2], order[-1]]
 
 
-def evaluation_grid(evaluation: Evaluation) -> Image.Image:
-    """A labelled grid: the best, median and worst images by AuC (all, up to 8, without truth) x the pictures."""
-    picks = grid_picks(evaluation)
-    return sample_grid({name: pictures[picks] for name, pictures in evaluation.pictures.items()})
+def evaluation_grid(evaluation: Evaluation, key: str = "auc") -> Image.Image:
+    """A labelled grid: the best, median and worst images by ``key`` (all, up to 8, without truth) x the pictures;
+    each row says which it is and its score."""
+    picks = grid_picks(evaluation, key)
+    if len(picks) == 3 and evaluation.has_truth:
+        labels = [f"{rank}\n{key} {evaluation.per_image[key][i]:.3f}" for rank, i in zip(("best", "median", "worst"), picks)]
+    else:
+        labels = [f"image {i + 1}" for i in picks]
+    return sample_grid({name: pictures[picks] for name, pictures in evaluation.pictures.items()}, row_labels=labels)
 
 
 def evaluate_checkpoint(

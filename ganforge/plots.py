@@ -31,17 +31,23 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
     return lines or [""]
 
 
-def sample_grid(columns: dict[str, torch.Tensor], pad: int = 2) -> Image.Image:
-    """One row per image, one labelled column per tensor batch ``(B, 3, H, W)`` in [0, 1]."""
+def sample_grid(columns: dict[str, torch.Tensor], pad: int = 2, row_labels: list[str] | None = None) -> Image.Image:
+    """One row per image, one labelled column per tensor batch ``(B, 3, H, W)`` in [0, 1]; ``row_labels``
+    (lines split by newlines) go in a margin on the left."""
     batches = list(columns.values())
     count, _, height, width = batches[0].shape
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     labels = [_wrap(measure, label, width - 2) for label in columns]
     label_height = 2 + 11 * max(len(lines) for lines in labels)
-    grid = Image.new("RGB", (len(batches) * (width + pad) + pad, label_height + count * (height + pad) + pad), "white")
+    margin = 0
+    if row_labels:
+        margin = 4 + int(max(measure.textlength(line) for label in row_labels for line in label.splitlines()))
+    grid = Image.new("RGB", (margin + len(batches) * (width + pad) + pad, label_height + count * (height + pad) + pad), "white")
     draw = ImageDraw.Draw(grid)
+    for row, label in enumerate(row_labels or []):
+        draw.multiline_text((2, label_height + pad + row * (height + pad) + 2), label, fill="black", spacing=1)
     for col, (lines, batch) in enumerate(zip(labels, batches)):
-        x = pad + col * (width + pad)
+        x = margin + pad + col * (width + pad)
         draw.multiline_text((x + 1, 1), "\n".join(lines), fill="black", spacing=1)
         for row in range(count):
             grid.paste(to_pil(batch[row]), (x, label_height + pad + row * (height + pad)))
@@ -72,7 +78,7 @@ def plot_loss_curves(metrics_path: str | Path, out_path: str | Path) -> Path | N
     figure, axis = plt.subplots(figsize=(8, 4.5), dpi=100)
     for name, points in sorted(series.items()):
         steps, values = zip(*points)
-        axis.plot(steps, values, label=name, linewidth=1)
+        axis.plot(steps, values, label=name, linewidth=1, marker="o" if len(points) == 1 else None)  # one point: a dot
     axis.set_xlabel("step")
     axis.set_ylabel("loss")
     axis.set_yscale("symlog", linthresh=1e-2)

@@ -174,6 +174,14 @@ def test_cli_eval_writes_metrics_json_and_a_best_median_worst_grid(tmp_path, cap
     assert not math.isnan(result["metrics"]["model"]["auc"])
     grid = Image.open(out / "grid.png")
     assert grid.height > 3 * 32 and grid.height < 4 * 32 + 40  # best, median, worst rows
+    columns = 5  # gray input, model, gray, mean color, ground truth
+    margin = grid.width - columns * (32 + 2) - 2
+    assert margin > 30  # the row labels: "best / auc 0.912", ...
+    gray = np.asarray(grid.convert("L"))
+    label_top = grid.height - 3 * 34 - 2
+    for row in range(3):
+        band = gray[label_top + row * 34 : label_top + (row + 1) * 34, :margin]
+        assert (band < 100).sum() > 20  # text in every row's label
 
 
 @pytest.mark.parametrize(

@@ -196,3 +196,22 @@ def test_gradient_accumulation_and_bf16_mixed_precision_train(tiny_recipe, tmp_p
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
     assert [r["step"] for r in records] == [1, 2]
     assert all(torch.isfinite(torch.tensor(r["loss/l1"])) for r in records)
+
+
+def test_a_loss_logged_once_is_still_drawn(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from ganforge.plots import plot_loss_curves
+
+    records = [{"step": s, "loss/l1": 1.0 / s} for s in range(1, 6)] + [{"step": 6, "loss/final_only": 0.5}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    drawn = {}
+    real_plot = Axes.plot
+
+    def recording_plot(self, *args, **kwargs):
+        drawn[kwargs["label"]] = (len(args[0]), kwargs.get("marker"))
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", recording_plot)
+    assert plot_loss_curves(tmp_path / "metrics.jsonl", tmp_path / "loss.png").is_file()
+    assert drawn == {"l1": (5, None), "final_only": (1, "o")}

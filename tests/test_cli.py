@@ -46,3 +46,11 @@ def test_a_bare_recipe_path_means_train_and_a_missing_recipe_is_a_usage_error():
     result = run_cli("no_such_recipe.yaml")
     assert result.returncode == 2
     assert result.stderr == "ganforge: error: recipe file 'no_such_recipe.yaml' does not exist\n"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`ganforge plugins | head -1`: no traceback when the pipe closes, and the SIGPIPE exit status."""
+    process = subprocess.Popen([sys.executable, "-m", "ganforge", "plugins"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first line is written
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 141 and stderr == ""

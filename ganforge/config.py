@@ -361,12 +361,37 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
 
 
 def recipe_from_dict(data: dict[str, Any], source: str = "checkpoint") -> Recipe:
-    """Rebuild a :class:`Recipe` from :func:`recipe_to_dict` output, validating it like a file."""
+    """Rebuild a :class:`Recipe` from :func:`recipe_to_dict` output, validating it like a file.
+
+    A stored recipe is data: it was fully resolved before it was stored, so an interpolation in it
+    (``${oc.env:TOKEN}`` would copy a secret into every export) is refused, never resolved.
+    """
+    if not isinstance(data, dict):
+        raise RecipeError(f"{source}: the stored recipe must be a mapping, got {type(data).__name__}")
+    found = _first_interpolation(data, "")
+    if found:
+        key, value = found
+        raise RecipeError(
+            f"{source}: stored recipe key '{key}' holds an interpolation ({value[:60]!r}); "
+            "a stored recipe is data and is never resolved: rebuild the checkpoint from its recipe file"
+        )
     check_mapping(data, Recipe, "", source)
     config = OmegaConf.merge(OmegaConf.structured(Recipe), data)
     recipe = OmegaConf.to_object(config)
     assert isinstance(recipe, Recipe)
     return recipe
+
+
+def _first_interpolation(value: Any, key: str) -> tuple[str, str] | None:
+    """The first ``(key, string)`` in a nested structure whose string holds ``${``."""
+    if isinstance(value, str):
+        return (key, value) if "${" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for child_key, child in items:
+        found = _first_interpolation(child, f"{key}.{child_key}" if key else str(child_key))
+        if found:
+            return found
+    return None
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:

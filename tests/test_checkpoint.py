@@ -178,3 +178,25 @@ def test_a_half_precision_export_is_half_the_size_and_loads_as_float32(tmp_path)
     assert colorizer.dtype == torch.float32
     gray = torch.rand(1, 1, 16, 16)
     torch.testing.assert_close(colorizer(gray), ganforge.load(full)(gray), atol=2e-3, rtol=0)
+
+
+@pytest.mark.parametrize("stored", [{"name": "${oc.env:GANFORGE_TEST_SECRET}"}, {"data": {"train": ["${oc.env:GANFORGE_TEST_SECRET}"]}}, ["not", "a", "mapping"]])
+def test_a_stored_recipe_is_data_never_resolved(saved, tmp_path, monkeypatch, stored):
+    from ganforge.checkpoint import export_for_inference
+
+    monkeypatch.setenv("GANFORGE_TEST_SECRET", "s3cret-token")
+    original = read_checkpoint(saved[0])
+    recipe = stored
+    if isinstance(stored, dict):
+        recipe = json.loads(original.metadata["recipe"])
+        recipe["name"] = stored.get("name", recipe["name"])
+        recipe["data"].update(stored.get("data", {}))
+    crafted = tmp_path / "crafted.safetensors"
+    save_file({f"generator.{k}": v for k, v in original.weights["generator"].items()}, str(crafted), {**original.metadata, "recipe": json.dumps(recipe)})
+    expected = "holds an interpolation" if isinstance(stored, dict) else "must be a mapping, got list"
+    with pytest.raises(CheckpointError, match=expected) as info:
+        ganforge.load(crafted)
+    assert "s3cret-token" not in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(CheckpointError, match=expected):
+        export_for_inference(crafted, tmp_path / "shared.safetensors")
+    assert not (tmp_path / "shared.safetensors").exists()

@@ -123,6 +123,8 @@ def export_for_inference(
     ``confidence_temperature`` its confidence calibration. ``half`` stores floating-point tensors as
     float16, half the size again; loading casts them back to the model's dtype.
     """
+    if Path(target).resolve() == Path(source).resolve():
+        raise CheckpointError(f"exporting '{source}' onto itself would replace the training checkpoint; pass another -o")
     checkpoint = read_checkpoint(source)
     metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("format", "format_version", "recipe", "color_space")}
     metadata["exported_from"] = Path(source).name

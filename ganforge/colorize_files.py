@@ -55,6 +55,7 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
         raise UsageError(f"input '{missing[0]}' does not exist")
     single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES)
     if single_file:
+        _check_outputs([(inputs[0], output)])
         return [(inputs[0], output)]
     if output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES) and not output.is_dir():
         what = f"{len(inputs)} inputs" if len(inputs) > 1 else f"the folder '{inputs[0]}'"
@@ -63,16 +64,39 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
             f"pass -o {output.with_suffix('')} (a folder), or colorize one file at a time"
         )
     jobs = []
+    outputs = output.resolve()
     for item in inputs:
         if item.is_file():
             jobs.append((item, output / _output_name(Path(item.name))))
             continue
         for path in sorted(p for p in item.rglob("*") if p.is_file()):
+            if outputs != item.resolve() and path.resolve().is_relative_to(outputs):
+                continue  # an output folder inside the input folder: earlier results, not photos to colorize
             if path.suffix.lower() not in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
                 log.warning("skipping %s: not an image or video file", path)
                 continue
             jobs.append((path, output / _output_name(path.relative_to(item))))
+    _check_outputs(jobs)
     return jobs
+
+
+def _check_outputs(jobs: list[tuple[Path, Path]]) -> None:
+    """Never write over an input, and never let two inputs share one output name."""
+    sources = {source.resolve(): source for source, _ in jobs}
+    claimed: dict[Path, Path] = {}
+    for source, target in jobs:
+        resolved = target.resolve()
+        if resolved in sources:
+            raise UsageError(
+                f"the output for '{source}' would be '{target}', which is an input: ganforge never writes over "
+                "a picture it reads; pass another -o"
+            )
+        if resolved in claimed:
+            raise UsageError(
+                f"'{claimed[resolved]}' and '{source}' would both be written to '{target}'; "
+                "colorize them into separate -o folders or rename one"
+            )
+        claimed[resolved] = source
 
 
 def _output_name(relative: Path) -> Path:

@@ -163,6 +163,15 @@ def test_export_can_set_a_classification_models_temperature(tmp_path):
         export_for_inference(unet, tmp_path / "x.safetensors", temperature=0.6)
 
 
+def test_export_refuses_to_replace_the_checkpoint_it_reads(saved):
+    from ganforge.checkpoint import export_for_inference
+
+    before = saved[0].read_bytes()
+    with pytest.raises(CheckpointError, match="onto itself would replace the training checkpoint; pass another -o"):
+        export_for_inference(saved[0], saved[0].parent / "." / saved[0].name)
+    assert saved[0].read_bytes() == before
+
+
 def test_a_half_precision_export_is_half_the_size_and_loads_as_float32(tmp_path):
     from ganforge.checkpoint import export_for_inference
 

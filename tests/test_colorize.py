@@ -230,3 +230,25 @@ def test_fusing_batch_norms_keeps_the_colors(unet_checkpoint):
     fused = plain.fuse()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.generator.modules())
     torch.testing.assert_close(fused(gray), expected, atol=1e-4, rtol=0)
+
+
+def test_outputs_never_overwrite_inputs_collide_or_feed_back(tmp_path):
+    from ganforge.colorize_files import plan_jobs
+
+    photos = tmp_path / "photos"
+    (photos / "a").mkdir(parents=True)
+    (photos / "b").mkdir()
+    photo().save(photos / "a" / "x.png")
+    photo().save(photos / "b" / "x.png")
+    photo().save(photos / "b" / "y.png")
+    with pytest.raises(UsageError, match=r"would be '.*x.png', which is an input: ganforge never writes over"):
+        plan_jobs([photos / "a" / "x.png"], photos / "a" / "x.png")
+    with pytest.raises(UsageError, match=r"which is an input"):
+        plan_jobs([photos], photos)  # a folder colorized onto itself
+    with pytest.raises(UsageError, match=r"'.*a/x.png' and '.*b/x.png' would both be written to '.*out/x.png'"):
+        plan_jobs([photos / "a" / "x.png", photos / "b" / "x.png"], tmp_path / "out")
+    (photos / "colorized").mkdir()
+    photo().save(photos / "colorized" / "old_result.png")  # an earlier run's output inside the input folder
+    jobs = plan_jobs([photos / "b"], photos / "colorized")
+    assert [source.name for source, _ in jobs] == ["x.png", "y.png"]
+    assert [target.name for _, target in plan_jobs([photos], photos / "colorized")] == ["x.png", "x.png", "y.png"]

@@ -198,4 +198,15 @@ def load_weights(module: nn.Module, state: dict[str, torch.Tensor], source: str 
                 f"checkpoint '{source}': tensor '{name}' has shape {tuple(state[name].shape)} but the recipe's model "
                 f"expects {tuple(tensor.shape)}"
             )
+    broken = first_non_finite(state)
+    if broken:
+        raise CheckpointError(
+            f"checkpoint '{source}': tensor '{broken}' holds NaN or infinite values, so every picture would come out "
+            "wrong; it was saved from a diverged run: use an earlier checkpoint"
+        )
     module.load_state_dict(state)
+
+
+def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor with a NaN or infinite value, else ``None``."""
+    return next((name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()), None)

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from .atomic import write_text
 from .build import build_color_space, build_generator, init_pretrained
-from .checkpoint import save_checkpoint
+from .checkpoint import first_non_finite, save_checkpoint
 from .components import GeneratorContext, GeneratorLoss, Prediction
 from .config import Recipe, load_recipe, recipe_to_yaml
 from .data import open_source, training_loader, validation_batch
@@ -445,9 +445,24 @@ class Trainer:
         return save_image(grid, self.run_dir / "samples" / f"step-{self.step:08d}.png")
 
     def save(self) -> None:
-        """Write the full training state (atomically, last K kept) and ``model.safetensors``."""
+        """Write the full training state (atomically, last K kept) and ``model.safetensors``.
+
+        Weights or batch-norm statistics that went non-finite (finite losses can hide it) stop the
+        run instead: the previous state stays the last one on disk.
+        """
         if self._saved_step == self.step:
             return
+        networks = {GENERATOR: self._unwrapped_generator}
+        networks.update({name: self.accelerator.unwrap_model(slot.network) for name, slot in self.adversaries.items()})
+        for network_name, network in networks.items():
+            broken = first_non_finite(network.state_dict())
+            if broken:
+                last = saved_states(self.run_dir)
+                kept = f"the last good state ({last[-1].name}) is intact" if last else "no checkpoint was written"
+                raise TrainingDiverged(
+                    f"step {self.step}: the {network_name}'s '{broken}' holds NaN or infinite values; {kept}. "
+                    "Lower the learning rate (train.lr_generator / train.lr_adversary) or check the data"
+                )
         accelerator = self.accelerator
         final = self.run_dir / STATE_DIR / f"{STATE_PREFIX}{self.step:08d}"
         tmp = final.with_name(f".{final.name}.tmp")

@@ -215,3 +215,25 @@ def test_a_loss_logged_once_is_still_drawn(tmp_path, monkeypatch):
     monkeypatch.setattr(Axes, "plot", recording_plot)
     assert plot_loss_curves(tmp_path / "metrics.jsonl", tmp_path / "loss.png").is_file()
     assert drawn == {"l1": (5, None), "final_only": (1, "o")}
+
+
+def test_non_finite_weights_are_never_saved_and_never_loaded(tiny_recipe, tmp_path):
+    """Finite losses can hide a broken model (e.g. infinite batch-norm statistics after a huge learning rate)."""
+    from ganforge.checkpoint import save_checkpoint
+    from ganforge.errors import CheckpointError
+
+    trainer = Trainer(load_recipe(tiny_recipe))
+    trainer.step = 2
+    trainer.save()
+    generator = trainer.accelerator.unwrap_model(trainer.generator)
+    name, tensor = next(iter(generator.state_dict().items()))
+    with torch.no_grad():
+        tensor.view(-1)[0] = float("inf")
+    trainer.step = 4
+    with pytest.raises(TrainingDiverged, match=rf"step 4: the generator's '{name}' holds NaN or infinite values; the last good state \(step-00000002\) is intact"):
+        trainer.save()
+    assert [p.name for p in (tmp_path / "run" / "state").iterdir()] == ["step-00000002"]
+
+    broken = save_checkpoint(tmp_path / "broken.safetensors", trainer.recipe, generator.state_dict())
+    with pytest.raises(CheckpointError, match=rf"tensor '{name}' holds NaN or infinite values.*use an earlier checkpoint"):
+        ganforge.load(broken)

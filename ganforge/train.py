@@ -32,6 +32,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
+from safetensors import SafetensorError, safe_open
 from tqdm.auto import tqdm
 
 from .atomic import write_text
@@ -138,6 +139,21 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
+def model_step(path: Path) -> int | None:
+    """The training step a run's ``model.safetensors`` was written at (``None``: missing or unreadable)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return int((handle.metadata() or {}).get("step", ""))
+    except (OSError, ValueError, SafetensorError):
+        return None
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Temporaries a killed run left behind: half-written model files and state folders."""
+    for stale in [*run_dir.glob(f".{MODEL_FILE}.tmp-*"), *(run_dir / STATE_DIR).glob(".*.tmp")]:
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+
 class Trainer:
     """Builds everything a recipe names, checks it, and trains it phase by phase."""
 
@@ -223,8 +239,11 @@ class Trainer:
             log.warning("nothing to resume in %s; starting from step 0", self.run_dir)
         if self.accelerator.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.run_dir)
             truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
             write_text(self.run_dir / "recipe.yaml", recipe_to_yaml(self.recipe))
+            if self._saved_step > 0 and model_step(self.run_dir / MODEL_FILE) != self._saved_step:
+                self._write_model()  # killed between the state and the model file: the model follows the state
         self.accelerator.wait_for_everyone()
         self.accelerator.init_trackers(self.recipe.name)
         self._validation = validation_batch(
@@ -485,16 +504,20 @@ class Trainer:
             os.replace(tmp, final)
             for old in saved_states(self.run_dir)[: -self.recipe.train.keep_last]:
                 shutil.rmtree(old)
-            model_path = save_checkpoint(
-                self.run_dir / MODEL_FILE,
-                self.recipe,
-                self._unwrapped_generator.state_dict(),
-                self.ema.module.state_dict() if self.ema is not None else None,
-                metadata={"step": str(self.step)},
-            )
-            get_plugin_manager().hook.ganforge_checkpoint_written(trainer=self, path=model_path, step=self.step)
+            self._write_model()
         accelerator.wait_for_everyone()
         self._saved_step = self.step
+
+    def _write_model(self) -> None:
+        """``model.safetensors`` from the weights in memory (main process), stamped with the step."""
+        model_path = save_checkpoint(
+            self.run_dir / MODEL_FILE,
+            self.recipe,
+            self._unwrapped_generator.state_dict(),
+            self.ema.module.state_dict() if self.ema is not None else None,
+            metadata={"step": str(self.step)},
+        )
+        get_plugin_manager().hook.ganforge_checkpoint_written(trainer=self, path=model_path, step=self.step)
 
 
 def train_from_recipe_file(

@@ -237,3 +237,23 @@ def test_non_finite_weights_are_never_saved_and_never_loaded(tiny_recipe, tmp_pa
     broken = save_checkpoint(tmp_path / "broken.safetensors", trainer.recipe, generator.state_dict())
     with pytest.raises(CheckpointError, match=rf"tensor '{name}' holds NaN or infinite values.*use an earlier checkpoint"):
         ganforge.load(broken)
+
+
+def test_resume_rewrites_a_model_file_older_than_the_last_state_and_clears_temporaries(tiny_recipe, tmp_path):
+    """A kill between the final state's rename and the model file's leaves a stale model; resume mends it."""
+    from ganforge.checkpoint import read_checkpoint, save_checkpoint
+
+    train_from_recipe_file(tiny_recipe)
+    run = tmp_path / "run"
+    good = read_checkpoint(run / "model.safetensors")
+    stale = {name: torch.zeros_like(t) for name, t in good.weights["generator"].items()}
+    save_checkpoint(run / "model.safetensors", good.recipe, stale, metadata={"step": "4"})
+    (run / ".model.safetensors.tmp-99999").write_bytes(b"half written")
+    (run / "state" / ".step-00000012.tmp").mkdir()
+
+    train_from_recipe_file(tiny_recipe, resume=True)
+    mended = read_checkpoint(run / "model.safetensors")
+    assert mended.metadata["step"] == "8"
+    for name, tensor in good.weights["generator"].items():
+        assert torch.equal(mended.weights["generator"][name], tensor), name
+    assert not list(run.glob(".*tmp*")) and not list((run / "state").glob(".*tmp*"))

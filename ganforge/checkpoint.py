@@ -81,6 +81,8 @@ def save_checkpoint(
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint; every way it can be wrong is a one-line :class:`CheckpointError`."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint '{path}' is a folder; name the .safetensors file in it (e.g. '{path / 'model.safetensors'}')")
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
     try:
@@ -97,7 +99,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         message = str(exc)
         if _looks_truncated(path) or "not fully covered" in message:
             raise CheckpointError(f"checkpoint '{path}' is truncated (an interrupted copy or download?)") from None
-        raise CheckpointError(f"'{path}' is not a safetensors file ({message})") from None
+        shown = message if len(message) <= 200 else message[:200] + "..."  # a garbage header can be megabytes
+        raise CheckpointError(f"'{path}' is not a safetensors file ({shown})") from None
     if not weights["generator"]:
         raise CheckpointError(f"checkpoint '{path}' holds no generator weights")
     try:

@@ -66,6 +66,17 @@ def test_not_a_safetensors_file(tmp_path):
         read_checkpoint(path)
 
 
+def test_a_folder_and_a_huge_garbage_header_get_short_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match=r"is a folder; name the .safetensors file in it \(e.g. '.*model.safetensors'\)"):
+        read_checkpoint(tmp_path)
+    garbage = json.dumps({"tensor": "x" * 2_000_000}).encode()  # the parser quotes the whole bad value
+    path = tmp_path / "garbage.safetensors"
+    path.write_bytes(len(garbage).to_bytes(8, "little") + garbage)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    assert len(str(info.value)) < 400 and "\n" not in str(info.value)
+
+
 def test_truncated_file(saved):
     path = saved[0]
     data = path.read_bytes()

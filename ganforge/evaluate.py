@@ -285,23 +285,21 @@ def evaluate(
     )  # fmt: skip
 
 
-def grid_picks(evaluation: Evaluation, key: str = "auc") -> list[int]:
-    """Indices of the best, median and worst images by ``key``; every image (up to 8) without truth."""
+def grid_rows(evaluation: Evaluation, key: str = "auc") -> list[tuple[int, str]]:
+    """The grid's rows as ``(image index, label)``: the best, median and worst images by ``key`` with their
+    scores; every image (up to 8), numbered, without truth or without ``key``."""
     if not evaluation.has_truth or key not in evaluation.per_image:
-        return list(range(min(8, evaluation.images)))
-    order = sorted(range(evaluation.images), key=lambda i: evaluation.per_image[key][i], reverse=True)
-    return [order[0], order[len(order) // 2], order[-1]]
+        return [(i, f"image {i + 1}") for i in range(min(8, evaluation.images))]
+    scores = evaluation.per_image[key]
+    order = sorted(range(evaluation.images), key=lambda i: scores[i], reverse=True)
+    picks = zip(("best", "median", "worst"), (order[0], order[len(order) // 2], order[-1]))
+    return [(i, f"{rank}\n{key} {scores[i]:.3f}") for rank, i in picks]
 
 
 def evaluation_grid(evaluation: Evaluation, key: str = "auc") -> Image.Image:
-    """A labelled grid: the best, median and worst images by ``key`` (all, up to 8, without truth) x the pictures;
-    each row says which it is and its score."""
-    picks = grid_picks(evaluation, key)
-    if len(picks) == 3 and evaluation.has_truth:
-        labels = [f"{rank}\n{key} {evaluation.per_image[key][i]:.3f}" for rank, i in zip(("best", "median", "worst"), picks)]
-    else:
-        labels = [f"image {i + 1}" for i in picks]
-    return sample_grid({name: pictures[picks] for name, pictures in evaluation.pictures.items()}, row_labels=labels)
+    """A grid of :func:`grid_rows` x the pictures, each row labelled."""
+    picks, labels = zip(*grid_rows(evaluation, key))
+    return sample_grid({name: pictures[list(picks)] for name, pictures in evaluation.pictures.items()}, row_labels=list(labels))
 
 
 def evaluate_checkpoint(

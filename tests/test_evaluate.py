@@ -254,3 +254,12 @@ def test_a_model_evaluates_without_the_data_it_was_trained_on(tmp_path, capsys):
     assert "recipe key 'data.val'" in printed and "flatters" not in printed
     result = json.loads((out / "metrics.json").read_text())
     assert result["data"] == "builtin:samples" and result["images"] == 4 and "mean color" in result["metrics"]
+
+
+def test_grid_rows_rank_by_the_key_and_fall_back_to_numbers_without_it():
+    from ganforge.evaluate import Evaluation, grid_rows
+
+    scored = Evaluation("x", 16, 5, "lstar", True, {}, {"auc": [0.1, 0.5, 0.3, 0.9, 0.2]}, {})
+    assert grid_rows(scored) == [(3, "best\nauc 0.900"), (2, "median\nauc 0.300"), (0, "worst\nauc 0.100")]
+    psnr_only = Evaluation("x", 16, 3, "lstar", True, {}, {"psnr": [1.0, 2.0, 3.0]}, {})  # eval --metrics psnr
+    assert grid_rows(psnr_only) == [(0, "image 1"), (1, "image 2"), (2, "image 3")]

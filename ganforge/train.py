@@ -407,13 +407,16 @@ class Trainer:
     def _checked(self, loss: torch.Tensor, what: str, phase: Phase) -> float:
         value = float(loss.detach())
         if not math.isfinite(value):
-            last = saved_states(self.run_dir)
-            kept = f"the last good state ({last[-1].name}) is intact" if last else "no checkpoint was written yet"
-            raise TrainingDiverged(
-                f"step {self.step + 1} (phase '{phase.name}'): the {what} loss is {value}; {kept}. "
-                "Lower the learning rate (train.lr_generator / train.lr_adversary) or check the data"
-            )
+            raise self._diverged(f"step {self.step + 1} (phase '{phase.name}'): the {what} loss is {value}")
         return value
+
+    def _diverged(self, problem: str) -> TrainingDiverged:
+        """The error for a run that went non-finite: what happened, what is kept, what to do."""
+        last = saved_states(self.run_dir)
+        kept = f"the last good state ({last[-1].name}) is intact" if last else "no checkpoint was written yet"
+        return TrainingDiverged(
+            f"{problem}; {kept}. Lower the learning rate (train.lr_generator / train.lr_adversary) or check the data"
+        )
 
     def _after_step(self, phase: Phase, logs: dict[str, float], progress: tqdm) -> None:
         train = self.recipe.train
@@ -476,12 +479,7 @@ class Trainer:
         for network_name, network in networks.items():
             broken = first_non_finite(network.state_dict())
             if broken:
-                last = saved_states(self.run_dir)
-                kept = f"the last good state ({last[-1].name}) is intact" if last else "no checkpoint was written"
-                raise TrainingDiverged(
-                    f"step {self.step}: the {network_name}'s '{broken}' holds NaN or infinite values; {kept}. "
-                    "Lower the learning rate (train.lr_generator / train.lr_adversary) or check the data"
-                )
+                raise self._diverged(f"step {self.step}: the {network_name}'s '{broken}' holds NaN or infinite values")
         accelerator = self.accelerator
         final = self.run_dir / STATE_DIR / f"{STATE_PREFIX}{self.step:08d}"
         tmp = final.with_name(f".{final.name}.tmp")

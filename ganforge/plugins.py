@@ -31,8 +31,12 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT)
         self.add_hookspecs(hookspecs)
         self.registries = Registries()
-        self.load_errors = self.registries.load_errors  # one line per plugin that failed to load
         self._distributions: dict[str, str] = {}
+
+    @property
+    def load_errors(self) -> list[str]:
+        """One line per plugin that failed to load (the registries quote them for missing names)."""
+        return self.registries.load_errors
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Import and register every plugin of ``group``.
@@ -47,14 +51,7 @@ class PluginManager(pluggy.PluginManager):
                 continue  # the same distribution seen twice on sys.path
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "(unknown distribution)"
             try:
-                try:
-                    plugin = ep.load()
-                except Exception as exc:  # any import-time failure of foreign code
-                    raise PluginLoadError(
-                        f"plugin '{ep.name}' ({ep.value}) from distribution {dist} failed to import: "
-                        f"{type(exc).__name__}: {exc}; fix or uninstall that distribution"
-                    ) from exc
-                self.add_plugin(plugin, name=ep.name, distribution=dist)
+                self.add_plugin(_import(ep, dist), name=ep.name, distribution=dist)
             except GanforgeError as exc:
                 self.load_errors.append(str(exc))
                 log.warning("ganforge: warning: %s", exc)
@@ -91,6 +88,16 @@ class PluginManager(pluggy.PluginManager):
 
     def distribution_of(self, plugin_name: str) -> str:
         return self._distributions.get(plugin_name, "(local)")
+
+
+def _import(ep: importlib.metadata.EntryPoint, dist: str) -> Any:
+    try:
+        return ep.load()
+    except Exception as exc:  # any import-time failure of foreign code
+        raise PluginLoadError(
+            f"plugin '{ep.name}' ({ep.value}) from distribution {dist} failed to import: "
+            f"{type(exc).__name__}: {exc}; fix or uninstall that distribution"
+        ) from exc
 
 
 _manager: PluginManager | None = None

@@ -145,11 +145,12 @@ class Registries:
     metrics: Registry[Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        for attribute, kind in [
-            ("color_spaces", "color space"), ("generators", "generator"), ("adversaries", "adversary"),
-            ("losses", "loss"), ("sources", "data source"), ("metrics", "metric"),
-        ]:  # fmt: skip
-            setattr(self, attribute, Registry(kind, self.load_errors))
+        self.color_spaces = Registry("color space", self.load_errors)
+        self.generators = Registry("generator", self.load_errors)
+        self.adversaries = Registry("adversary", self.load_errors)
+        self.losses = Registry("loss", self.load_errors)
+        self.sources = Registry("data source", self.load_errors)
+        self.metrics = Registry("metric", self.load_errors)
 
     def all(self) -> list[Registry[Any]]:
         return [self.color_spaces, self.generators, self.adversaries, self.losses, self.sources, self.metrics]

@@ -342,9 +342,8 @@ class Trainer:
         trained += [self.adversaries[name].network for name in phase.trained_adversaries]
         if phase.trains_generator:
             apply_lr_scale(self.optimizers[GENERATOR], self.recipe.train.lr_generator, phase, self.step)
-        for name in phase.trained_adversaries:
-            for group in self.optimizers[name].param_groups:
-                group["lr"] = self.recipe.train.lr_adversary * phase.lr_factor(self.step)
+        for name in phase.trained_adversaries:  # one unprefixed group each: the phase's lr_decay alone applies
+            apply_lr_scale(self.optimizers[name], self.recipe.train.lr_adversary, phase, self.step)
         for _ in range(accumulation):
             batch = next(batches)
             with self.accelerator.accumulate(*trained):

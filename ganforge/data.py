@@ -336,6 +336,9 @@ def training_loader(
         collate_fn=collate,
         persistent_workers=num_workers > 0,
         prefetch_factor=4 if num_workers > 0 else None,
+        # its own generator: starting the loader then draws nothing from the global RNG, which a
+        # resumed run has just restored for the steps' noise and latent draws
+        generator=torch.Generator().manual_seed(seed),
     )
 
 

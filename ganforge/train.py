@@ -33,6 +33,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .atomic import write_text
@@ -47,6 +48,15 @@ from .errors import GanforgeError, RecipeError, UsageError
 from .phases import GENERATOR, Phase, apply_lr_scale, build_adversaries, generator_parameter_groups, plan_phases
 from .plots import plot_loss_curves, sample_grid, save_image
 from .plugins import get_plugin_manager
+from .resume import (
+    EMA_STATE,
+    UNPICKLE_ERRORS,
+    cannot_resume,
+    check_saved_networks,
+    load_ema,
+    migrate_pickled_ema,
+    refuse_foreign_files,
+)
 from .tracking import JSONLinesTracker, truncate_metrics
 
 log = logging.getLogger("ganforge.train")
@@ -204,8 +214,6 @@ class Trainer:
         for slot, network in zip(self.adversaries.values(), networks[1:]):
             slot.network = network
         self.ema = ExponentialMovingAverage(self._unwrapped_generator, recipe.train.ema) if recipe.train.ema > 0 else None
-        if self.ema is not None:
-            self.accelerator.register_for_checkpointing(self.ema)
         self._start(resume)
 
     # ------------------------------------------------------------------ setup
@@ -230,7 +238,7 @@ class Trainer:
                 "pass --resume to continue it, or set train.out_dir to a new folder"
             )
         if resume and states:
-            self.accelerator.load_state(str(states[-1]))
+            self._restore(states[-1])
             saved = json.loads((states[-1] / TRAINER_STATE).read_text())
             self.step, self.skipped_images = saved["step"], saved.get("skipped_images", 0)
             self._saved_step = self.step
@@ -249,6 +257,26 @@ class Trainer:
         self._validation = validation_batch(
             self.val_source, self.color_space, size=self.recipe.data.size, count=self.recipe.data.val_images
         )
+
+    def _restore(self, state: Path) -> None:
+        """Load ``state`` (tensors only; a changed recipe or a foreign file is a one-line error)."""
+        check_saved_networks(state, self._networks(), self.run_dir / "recipe.yaml")
+        if self.accelerator.is_main_process:
+            migrate_pickled_ema(state)
+        self.accelerator.wait_for_everyone()
+        refuse_foreign_files(state)
+        try:
+            self.accelerator.load_state(str(state))
+        except UNPICKLE_ERRORS as exc:
+            raise UsageError(cannot_resume(state, exc)) from None
+        if self.ema is not None:
+            load_ema(state, self.ema)
+
+    def _networks(self) -> dict[str, torch.nn.Module]:
+        """The trained networks, unwrapped, in the order Accelerate saves them."""
+        networks = {GENERATOR: self._unwrapped_generator}
+        networks.update({name: self.accelerator.unwrap_model(slot.network) for name, slot in self.adversaries.items()})
+        return networks
 
     # ------------------------------------------------------------------ public
 
@@ -473,9 +501,7 @@ class Trainer:
         """
         if self._saved_step == self.step:
             return
-        networks = {GENERATOR: self._unwrapped_generator}
-        networks.update({name: self.accelerator.unwrap_model(slot.network) for name, slot in self.adversaries.items()})
-        for network_name, network in networks.items():
+        for network_name, network in self._networks().items():
             broken = first_non_finite(network.state_dict())
             if broken:
                 raise self._diverged(f"step {self.step}: the {network_name}'s '{broken}' holds NaN or infinite values")
@@ -488,6 +514,8 @@ class Trainer:
         accelerator.save_state(str(tmp))  # every process writes its own RNG state
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
+            if self.ema is not None:
+                save_file(self.ema.state_dict(), str(tmp / EMA_STATE))
             state = {
                 "step": self.step,
                 "phase": self.phase_at(self.step - 1).name if self.step else None,

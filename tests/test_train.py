@@ -150,13 +150,26 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True, text=True, env=env, check=False)
 
 
+# Each kind of random draw a step makes: none beyond the data (plain), a noise vector per image
+# with a loss that draws a second one (noise), a latent code for an unconditional phase (latent).
+RESUMABLE_VARIANTS = {
+    "plain": [],
+    "noise": ["generator.noise=4", "phases.1.losses={l1: 10.0, nonsaturating: 1.0, mode_seeking: 1.0}"],
+    "latent": [
+        "generator.latent=8",
+        "phases.0={name: unconditional, steps: 4, mode: unconditional, train: [generator, a, b], losses: {nonsaturating: 1.0}}",
+    ],
+}
+
+
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_the_same_losses_as_an_uninterrupted_one(tiny_recipe, tmp_path):
+@pytest.mark.parametrize("variant", sorted(RESUMABLE_VARIANTS))
+def test_a_killed_run_resumes_to_the_same_losses_as_an_uninterrupted_one(tiny_recipe, tmp_path, variant):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     write_distribution(plugins, "killer", "killer_plugin", KILLER, "killer")
     env = {**os.environ, "PYTHONPATH": str(plugins)}
-    overrides = ["train.checkpoint_every=3", "data.num_workers=1"]
+    overrides = ["train.checkpoint_every=3", "data.num_workers=1", *RESUMABLE_VARIANTS[variant]]
 
     straight = _run(["train", str(tiny_recipe), *overrides, f"train.out_dir={tmp_path / 'straight'}"], env)
     assert straight.returncode == 0, straight.stderr

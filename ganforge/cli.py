@@ -95,6 +95,24 @@ def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
     return "default", arguments
 
 
+def _add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads", type=int, metavar="N",
+        help="CPU threads for torch (default: torch's own, one per core; set it on a machine other work shares)",
+    )  # fmt: skip
+
+
+def _set_threads(threads: int | None) -> None:
+    """Pin torch's intra-op threads: its default of one per core oversubscribes a busy machine."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: int | None = None) -> None:
     parser.add_argument("--size", type=int, default=size, metavar="PX", help=f"evaluate on PX x PX center crops (default {size})")
     parser.add_argument("--images", type=int, default=images, metavar="N", help=f"at most N images per source (default {images or 'all'})")
@@ -168,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. data.size=64")
     train.add_argument("--max-steps", type=int, metavar="N", help="cap total steps, shortening every phase in proportion")
     train.add_argument("--resume", action="store_true", help="continue from the run directory's last saved state")
+    _add_threads_option(train)
     train.set_defaults(run=_cmd_train)
 
     plugins = sub.add_parser("plugins", help="list every registered component: kind, name, origin, description")
@@ -189,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="optionally first a checkpoint (a .safetensors file, a Hub repo id, or 'default'), "
                           "then image or video files, or folders (walked recursively)")
     colorize.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    _add_threads_option(colorize)
     colorize.add_argument("--samples", type=int, default=0, metavar="N", help="write N diverse colorizations (noise models)")
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
     colorize.add_argument("--desaturate-below", type=float, metavar="C", help="fade colors toward gray where confidence < C")
@@ -220,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the model's validation data when it is on this machine, else the bundled builtin:samples)")
     evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
     _add_evaluation_options(evaluate, size=256)
+    _add_threads_option(evaluate)
     evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own)")
     evaluate.add_argument("--samples", type=int, default=8, metavar="N", help="noise samples per image for diversity (default 8)")
     evaluate.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
@@ -234,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("-o", "--output", default="comparison", metavar="DIR", help="report folder; its runs/ make a rerun resume (default ./comparison)")
     compare.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides", help="overrides for every recipe, e.g. data.num_workers=0")
     _add_evaluation_options(compare, size=128, images=32)
+    _add_threads_option(compare)
     compare.set_defaults(run=_cmd_compare)
     return parser
 
@@ -258,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _set_threads(getattr(args, "threads", None))
         return args.run(args)
     except GanforgeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

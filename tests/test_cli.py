@@ -54,3 +54,23 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     process.stdout.close()  # the reader is gone before the first line is written
     stderr = process.stderr.read().decode()
     assert process.wait() == 141 and stderr == ""
+
+
+@pytest.mark.parametrize("command", ["train", "colorize", "eval", "compare"])
+def test_threads_pins_torch_before_the_command_runs(command, monkeypatch):
+    import torch
+
+    from ganforge.cli import main
+
+    pinned = []
+    monkeypatch.setattr(torch, "set_num_threads", pinned.append)
+    arguments = {"train": ["missing.yaml"], "colorize": ["missing.png", "-o", "out"], "eval": ["missing.safetensors"],
+                 "compare": ["missing.yaml"]}[command]  # fmt: skip
+    assert main([command, *arguments, "--threads", "3"]) == 2  # the missing file is reported after pinning
+    assert pinned == [3]
+
+
+def test_threads_below_one_is_a_usage_error():
+    result = run_cli("train", "missing.yaml", "--threads", "0")
+    assert result.returncode == 2
+    assert result.stderr == "ganforge: error: --threads must be at least 1, got 0\n"

@@ -66,6 +66,7 @@ STATE_DIR = "state"
 STATE_PREFIX = "step-"
 TRAINER_STATE = "trainer.json"
 MODEL_FILE = "model.safetensors"
+MIXED_PRECISION = (None, "no", "fp16", "bf16", "fp8")  # what Accelerate accepts; None lets `accelerate launch` decide
 
 
 class TrainingDiverged(GanforgeError):
@@ -84,7 +85,7 @@ def saved_states(run_dir: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.name.startswith(STATE_PREFIX) and (p / TRAINER_STATE).is_file())
 
 
-def _check_data_options(recipe: Recipe) -> None:
+def _check_training_options(recipe: Recipe) -> None:
     data, train = recipe.data, recipe.train
     for key, value, low in [
         ("data.size", data.size, 16),
@@ -106,6 +107,14 @@ def _check_data_options(recipe: Recipe) -> None:
         problems = check_gray_augment(data.gray_augment)
         if problems:
             raise RecipeError(f"recipe key {problems[0]}")
+    for key, value in [("train.lr_generator", train.lr_generator), ("train.lr_adversary", train.lr_adversary)]:
+        if not (math.isfinite(value) and value >= 0):
+            raise RecipeError(f"recipe key '{key}' must be a finite learning rate of 0 or more, got {value}")
+    if len(train.betas) != 2 or not all(0.0 <= beta < 1.0 for beta in train.betas):
+        raise RecipeError(f"recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got {list(train.betas)}")
+    if train.mixed_precision not in MIXED_PRECISION:
+        choices = ", ".join(m for m in MIXED_PRECISION if m)
+        raise RecipeError(f"recipe key 'train.mixed_precision' must be one of {choices} (or left unset), got '{train.mixed_precision}'")
     if not 0.0 <= train.ema < 1.0:
         raise RecipeError(f"recipe key 'train.ema' must be in [0, 1) (0 disables the average), got {train.ema}")
 
@@ -170,7 +179,7 @@ class Trainer:
     def __init__(self, recipe: Recipe, *, resume: bool = False) -> None:
         self.recipe = recipe
         self.run_dir = run_dir_of(recipe)
-        _check_data_options(recipe)
+        _check_training_options(recipe)
         # Accelerate keeps its settings process-wide; a second Trainer in one process (a notebook,
         # a sweep) must be free to choose other ones. The process group (PartialState) is kept.
         AcceleratorState._reset_state(reset_partial_state=False)

@@ -25,6 +25,9 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
 
 
+MAX_DEPTH = 10  # the input is padded to a multiple of 2**(depth-1): 512 px at 10
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """Replicate-pad the bottom/right so both sides divide by ``multiple`` (crop the output back)."""
     pad_h, pad_w = -x.shape[-2] % multiple, -x.shape[-1] % multiple
@@ -75,8 +78,8 @@ class UNet(nn.Module):
         latent: int = 0,
     ) -> None:
         super().__init__()
-        if depth < 2:
-            raise ValueError(f"depth must be at least 2, got {depth}")
+        if not 2 <= depth <= MAX_DEPTH:
+            raise ValueError(f"depth must be between 2 and {MAX_DEPTH} (inputs are padded to a multiple of 2**(depth-1)), got {depth}")
         if width < 1 or noise < 0:
             raise ValueError("width must be positive and noise non-negative")
         self.noise_dim = noise

@@ -16,7 +16,7 @@ import ganforge
 from ganforge import hookimpl
 from ganforge.components import GeneratorLoss
 from ganforge.config import load_recipe
-from ganforge.errors import UsageError
+from ganforge.errors import RecipeError, UsageError
 from ganforge.plugins import get_plugin_manager, reset_plugin_manager
 from ganforge.tracking import read_metrics
 from ganforge.train import Trainer, TrainingDiverged, format_duration, train_from_recipe_file
@@ -270,3 +270,21 @@ def test_resume_rewrites_a_model_file_older_than_the_last_state_and_clears_tempo
     for name, tensor in good.weights["generator"].items():
         assert torch.equal(mended.weights["generator"][name], tensor), name
     assert not list(run.glob(".*tmp*")) and not list((run / "state").glob(".*tmp*"))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lr_generator=-1", "recipe key 'train.lr_generator' must be a finite learning rate of 0 or more, got -1.0"),
+        ("train.lr_adversary=.inf", "recipe key 'train.lr_adversary' must be a finite learning rate of 0 or more, got inf"),
+        ("train.betas=[0.5]", "recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got [0.5]"),
+        ("train.betas=[0.5,1.5]", "recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got [0.5, 1.5]"),
+        ("train.mixed_precision=fp64", "recipe key 'train.mixed_precision' must be one of no, fp16, bf16, fp8 (or left unset), got 'fp64'"),
+        ("generator.depth=40", "generator 'unet' rejected its options: depth must be between 2 and 10"),
+    ],
+)
+def test_optimiser_and_network_options_out_of_range_are_one_line_recipe_errors(tiny_recipe, override, message):
+    with pytest.raises(RecipeError) as info:
+        train_from_recipe_file(tiny_recipe, [override])
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert not (tiny_recipe.parent / "run" / "state").exists()

@@ -32,6 +32,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
+from filelock import FileLock, Timeout
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
@@ -66,6 +67,7 @@ STATE_DIR = "state"
 STATE_PREFIX = "step-"
 TRAINER_STATE = "trainer.json"
 MODEL_FILE = "model.safetensors"
+LOCK_FILE = ".lock"  # held by the training that writes the run directory
 MIXED_PRECISION = (None, "no", "fp16", "bf16", "fp8")  # what Accelerate accepts; None lets `accelerate launch` decide
 
 
@@ -239,7 +241,23 @@ class Trainer:
     def _unwrapped_generator(self) -> torch.nn.Module:
         return self.accelerator.unwrap_model(self.generator)
 
+    def _lock_run_dir(self) -> None:
+        """One training per run directory at a time: a second would mix its states and metrics into this one's."""
+        self._lock: FileLock | None = None
+        if not self.accelerator.is_main_process:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(self.run_dir / LOCK_FILE)
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise UsageError(
+                f"run directory '{self.run_dir}' is in use by another training; "
+                "wait for it to end, or set train.out_dir to another folder"
+            ) from None
+
     def _start(self, resume: bool) -> None:
+        self._lock_run_dir()
         states = saved_states(self.run_dir)
         if states and not resume:
             raise UsageError(
@@ -329,6 +347,8 @@ class Trainer:
                 self.accelerator.end_training()
                 plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
             hook.ganforge_run_end(trainer=self, status=status)
+            if self._lock is not None:
+                self._lock.release()
         return self.run_dir / MODEL_FILE
 
     def _estimate(self, seconds_per_step: float) -> str:

@@ -288,3 +288,15 @@ def test_optimiser_and_network_options_out_of_range_are_one_line_recipe_errors(t
         train_from_recipe_file(tiny_recipe, [override])
     assert message in str(info.value) and "\n" not in str(info.value)
     assert not (tiny_recipe.parent / "run" / "state").exists()
+
+
+def test_a_second_training_into_a_run_directory_in_use_is_refused(tiny_recipe, tmp_path):
+    first = Trainer(load_recipe(tiny_recipe))
+    with pytest.raises(UsageError) as info:
+        Trainer(load_recipe(tiny_recipe))
+    assert str(info.value) == (
+        f"run directory '{tmp_path / 'run'}' is in use by another training; "
+        "wait for it to end, or set train.out_dir to another folder"
+    )
+    first.fit()  # the first one is unaffected, and lets go of the folder when it ends
+    assert Trainer(load_recipe(tiny_recipe, ["phases.1.steps=5"]), resume=True).fit().is_file()

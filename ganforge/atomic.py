@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     _remove(tmp)
+    _remove_orphaned_temporaries(path)
     try:
         yield tmp
         if tmp.is_file():
@@ -35,6 +37,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.replace(tmp, path)
     finally:
         _remove(tmp)
+
+
+def _remove_orphaned_temporaries(path: Path) -> None:
+    """Temporaries of ``path`` whose writer was killed (its process is gone): the next write clears them."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _running(int(pid)):
+            _remove(stale)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: leave its file alone
+    return True
 
 
 def _umask() -> int:

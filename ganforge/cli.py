@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
+from .argtypes import at_least, between, positive
 from .errors import GanforgeError, UsageError
 from .registry import Registries
 
@@ -97,7 +98,7 @@ def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
 
 def _add_threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--threads", type=int, metavar="N",
+        "--threads", type=at_least(1), metavar="N",
         help="CPU threads for torch (default: torch's own, one per core; set it on a machine other work shares)",
     )  # fmt: skip
 
@@ -106,16 +107,14 @@ def _set_threads(threads: int | None) -> None:
     """Pin torch's intra-op threads: its default of one per core oversubscribes a busy machine."""
     if threads is None:
         return
-    if threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {threads}")
     import torch
 
     torch.set_num_threads(threads)
 
 
 def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: int | None = None) -> None:
-    parser.add_argument("--size", type=int, default=size, metavar="PX", help=f"evaluate on PX x PX center crops (default {size})")
-    parser.add_argument("--images", type=int, default=images, metavar="N", help=f"at most N images per source (default {images or 'all'})")
+    parser.add_argument("--size", type=at_least(16), default=size, metavar="PX", help=f"evaluate on PX x PX center crops (default {size})")
+    parser.add_argument("--images", type=at_least(1), default=images, metavar="N", help=f"at most N images per source (default {images or 'all'})")
     parser.add_argument("--upscale", action="store_true", help="enlarge images smaller than --size instead of refusing them")
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="only these metrics (see 'ganforge plugins --kind metric')")
     parser.add_argument(
@@ -184,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a recipe (the default for a .yaml argument)")
     train.add_argument("recipe", help="recipe YAML file, e.g. recipes/quickstart.yaml")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. data.size=64")
-    train.add_argument("--max-steps", type=int, metavar="N", help="cap total steps, shortening every phase in proportion")
+    train.add_argument("--max-steps", type=at_least(1), metavar="N", help="cap total steps, shortening every phase in proportion")
     train.add_argument("--resume", action="store_true", help="continue from the run directory's last saved state")
     _add_threads_option(train)
     train.set_defaults(run=_cmd_train)
@@ -209,19 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "then image or video files, or folders (walked recursively)")
     colorize.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     _add_threads_option(colorize)
-    colorize.add_argument("--samples", type=int, default=0, metavar="N", help="write N diverse colorizations (noise models)")
+    colorize.add_argument("--samples", type=at_least(0), default=0, metavar="N", help="write N diverse colorizations (noise models)")
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
-    colorize.add_argument("--desaturate-below", type=float, metavar="C", help="fade colors toward gray where confidence < C")
-    colorize.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
+    colorize.add_argument("--desaturate-below", type=between(0, 1, low_open=True), metavar="C", help="fade colors toward gray where confidence < C")
+    colorize.add_argument("--temperature", type=positive, metavar="T", help="annealed-mean temperature (classification models)")
     colorize.add_argument(
         "--upsample", choices=UPSAMPLING, default="guided",
         help="how colors reach full resolution: along the lightness's edges (guided, default) or a plain bilinear resize",
     )  # fmt: skip
-    colorize.add_argument("--size", type=int, metavar="PX", help="working resolution, short side (default: training size)")
+    colorize.add_argument("--size", type=at_least(16), metavar="PX", help="working resolution, short side (default: training size)")
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
-    colorize.add_argument("--batch-size", type=int, default=8, metavar="N", help="video frames per batch (default 8)")
+    colorize.add_argument("--batch-size", type=at_least(1), default=8, metavar="N", help="video frames per batch (default 8)")
     colorize.add_argument("--realtime", action="store_true", help="video: bound the working resolution to keep up with playback")
-    colorize.add_argument("--smoothing", type=float, default=0.7, metavar="W",
+    colorize.add_argument("--smoothing", type=between(0, 1, high_open=True), default=0.7, metavar="W",
                           help="video: weight of the previous frame's chroma where the picture is still; "
                           "reset at scene cuts (0 = off, default 0.7)")
     colorize.set_defaults(run=_cmd_colorize)
@@ -229,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present), to ship")
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
     export.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
-    export.add_argument("--temperature", type=float, metavar="T", help="classification models: the default annealed-mean temperature")
-    export.add_argument("--confidence-temperature", type=float, metavar="T",
+    export.add_argument("--temperature", type=positive, metavar="T", help="classification models: the default annealed-mean temperature")
+    export.add_argument("--confidence-temperature", type=positive, metavar="T",
                         help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)")
     export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
     export.set_defaults(run=_cmd_export)
@@ -242,13 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation_options(evaluate, size=256)
     _add_threads_option(evaluate)
     evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own)")
-    evaluate.add_argument("--samples", type=int, default=8, metavar="N", help="noise samples per image for diversity (default 8)")
-    evaluate.add_argument("--temperature", type=float, metavar="T", help="annealed-mean temperature (classification models)")
+    evaluate.add_argument("--samples", type=at_least(1), default=8, metavar="N", help="noise samples per image for diversity (default 8)")
+    evaluate.add_argument("--temperature", type=positive, metavar="T", help="annealed-mean temperature (classification models)")
     evaluate.set_defaults(run=_cmd_eval)
 
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")
     compare.add_argument("inputs", nargs="+", metavar="RECIPE_OR_CHECKPOINT", help="recipe .yaml files and/or .safetensors checkpoints")
-    compare.add_argument("--steps", type=int, metavar="N", help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)")
+    compare.add_argument("--steps", type=at_least(1), metavar="N", help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)")
     compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (evaluation uses --eval, else the first model's data.val)")
     compare.add_argument("--eval", nargs="+", metavar="SOURCE", dest="eval_sources", help="evaluation sources, e.g. imagefolder:val/ builtin:true_bw")
     compare.add_argument("--seed", type=int, default=0, help="the seed every recipe trains with (default 0)")

@@ -183,12 +183,16 @@ class Colorizer:
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3):
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise ValueError(f"expected a PIL image or a (B, 1 or 3, H, W) tensor in [0, 1], got {shape}")
+        if images.shape[0] == 0 or min(images.shape[-2:]) == 0:
+            raise ValueError(f"the picture is empty: {tuple(images.shape)}; colorize pictures of at least 1 x 1 pixel")
         images = images.to(self.device, torch.float32)
         if images.shape[1] == 3:
             images = to_gray(images, getattr(self.color_space, "gray", "lstar"))
         return images
 
     def _working(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
+        if size is not None and size < 1:
+            raise ValueError(f"size (the working resolution's short side) must be at least 1, got {size}")
         size = size or self.recipe.data.size
         height, width = gray.shape[-2:]
         scale = size / min(height, width)

@@ -57,6 +57,11 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     if single_file:
         _check_outputs([(inputs[0], output)])
         return [(inputs[0], output)]
+    if output.exists() and not output.is_dir():
+        raise UsageError(
+            f"-o '{output}' is an existing file that is not a picture or video ganforge writes; "
+            "name an output folder, or an image or video file for a single input"
+        )
     if output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES) and not output.is_dir():
         what = f"{len(inputs)} inputs" if len(inputs) > 1 else f"the folder '{inputs[0]}'"
         raise UsageError(

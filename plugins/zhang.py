@@ -29,6 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganforge import hookimpl
+from ganforge.argtypes import at_least, between, positive
 from ganforge.build import create
 from ganforge.colormath import rgb_to_lab
 from ganforge.components import GeneratorContext, GeneratorLoss, Prediction
@@ -279,10 +280,10 @@ def ganforge_add_commands(subparsers: Any) -> None:
     )
     parser.add_argument("data", help="data source, e.g. imagefolder:photos/ or builtin:samples")
     parser.add_argument("-o", "--output", required=True, help="JSON file to write; use it as losses: {zhang: {rebalance: FILE}}")
-    parser.add_argument("--images", type=int, default=1000, help="at most this many images (default 1000)")
-    parser.add_argument("--size", type=int, default=128, help="center crop size the images are counted at (default 128)")
-    parser.add_argument("--sigma", type=float, default=5.0, help="Gaussian smoothing of the prior in ab units (default 5)")
-    parser.add_argument("--mix", type=float, default=0.5, help="weight of the uniform distribution, lambda (default 0.5)")
+    parser.add_argument("--images", type=at_least(1), default=1000, help="at most this many images (default 1000)")
+    parser.add_argument("--size", type=at_least(16), default=128, help="center crop size the images are counted at (default 128)")
+    parser.add_argument("--sigma", type=positive, default=5.0, help="Gaussian smoothing of the prior in ab units (default 5)")
+    parser.add_argument("--mix", type=between(0, 1), default=0.5, help="weight of the uniform distribution, lambda (default 0.5)")
     parser.set_defaults(run=_cmd_rebalance)
 
 

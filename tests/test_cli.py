@@ -70,7 +70,39 @@ def test_threads_pins_torch_before_the_command_runs(command, monkeypatch):
     assert pinned == [3]
 
 
-def test_threads_below_one_is_a_usage_error():
-    result = run_cli("train", "missing.yaml", "--threads", "0")
-    assert result.returncode == 2
-    assert result.stderr == "ganforge: error: --threads must be at least 1, got 0\n"
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["colorize", "in.png", "-o", "out", "--size", "-5"], "argument --size: must be at least 16, got -5"),
+        (["colorize", "in.png", "-o", "out", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+        (["colorize", "in.png", "-o", "out", "--samples", "-1"], "argument --samples: must be at least 0, got -1"),
+        (["colorize", "in.png", "-o", "out", "--desaturate-below", "2"], "argument --desaturate-below: must be in (0, 1], got 2"),
+        (["colorize", "in.png", "-o", "out", "--smoothing", "1"], "argument --smoothing: must be in [0, 1), got 1"),
+        (["colorize", "in.png", "-o", "out", "--temperature", "nan"], "argument --temperature: must be a positive number, got nan"),
+        (["eval", "--images", "0"], "argument --images: must be at least 1, got 0"),
+        (["compare", "r.yaml", "--steps", "0"], "argument --steps: must be at least 1, got 0"),
+        (["export", "m.safetensors", "-o", "x.safetensors", "--confidence-temperature", "-1"],
+         "argument --confidence-temperature: must be a positive number, got -1"),
+        (["rebalance", "builtin:samples", "-o", "w.json", "--mix", "2"], "argument --mix: must be in [0, 1], got 2"),
+        (["train", "r.yaml", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_before_anything_runs(args, message, capsys):
+    from ganforge.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.count("\n") == 1 and message in err
+
+
+def test_an_existing_file_that_is_not_an_output_kind_is_refused_as_output(tmp_path, capsys):
+    from ganforge.cli import main
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    (tmp_path / "in.png").write_bytes(b"")
+    assert main(["colorize", str(tmp_path / "in.png"), "-o", str(notes)]) == 2
+    assert "is an existing file that is not a picture or video ganforge writes" in capsys.readouterr().err
+    assert notes.read_text() == "mine"

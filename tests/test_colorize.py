@@ -47,6 +47,11 @@ def test_tensor_batches_and_color_inputs(unet_checkpoint):
     assert out.shape == (2, 3, 20, 24)
     with pytest.raises(ValueError, match=r"expected a PIL image or a \(B, 1 or 3, H, W\) tensor"):
         colorizer(torch.rand(3, 20, 24))
+    for empty in (np.zeros((0, 0), np.uint8), np.zeros((5, 0, 3), np.uint8), torch.rand(0, 1, 8, 8)):
+        with pytest.raises(ValueError, match=r"the picture is empty: \(.*\); colorize pictures of at least 1 x 1 pixel"):
+            colorizer(empty)
+    with pytest.raises(ValueError, match="size .* must be at least 1, got -5"):
+        colorizer(batch, size=-5)
     with pytest.raises(UsageError, match="temperature applies to classification models"):
         colorizer(batch, temperature=0.5)
     with pytest.raises(UsageError, match="takes no noise"):

@@ -1,0 +1,47 @@
+"""argparse ``type=`` functions that refuse out-of-range numbers in argparse's own one-line error."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An integer option that must be ``low`` or more (``--size -5`` is refused, not run)."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # a ValueError becomes argparse's "invalid int value"
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def between(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
+    """A number in an interval; ``low_open``/``high_open`` leave that end out."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        value = float(text)
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (math.isfinite(value) and above and below):
+            raise argparse.ArgumentTypeError(f"must be in {interval}, got {text}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+def positive(text: str) -> float:
+    """A finite number above 0 (temperatures)."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+positive.__name__ = "float"

@@ -139,7 +139,8 @@ def export_for_inference(
         from .build import build_color_space, build_generator
 
         generator = recipe.generator
-        model = build_generator(recipe, build_color_space(recipe))  # the recipe may leave the options at their defaults
+        with torch.device("meta"):  # only its attributes are read: no memory for a recipe's huge network
+            model = build_generator(recipe, build_color_space(recipe))  # the recipe may leave the options at their defaults
         for name, value in options.items():
             if not isinstance(generator, dict) or not hasattr(model, name):
                 raise CheckpointError(f"checkpoint '{source}' is not a classification model: it has no {name} to set")
@@ -185,6 +186,16 @@ def _check_metadata(path: Path, metadata: dict[str, str]) -> None:
 
 def load_weights(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
     """``load_state_dict`` that says in one line which tensor does not fit the recipe's model."""
+    check_weights_fit(module, state, source)
+    module.load_state_dict(state)
+
+
+def check_weights_fit(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """Raise one line naming the first tensor of ``state`` missing from, extra to or shaped unlike ``module``'s.
+
+    ``module`` may live on the meta device: a stored recipe that asks for an enormous network is
+    then refused before any memory is allocated for it.
+    """
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -207,7 +218,6 @@ def load_weights(module: nn.Module, state: dict[str, torch.Tensor], source: str 
             f"checkpoint '{source}': tensor '{broken}' holds NaN or infinite values, so every picture would come out "
             "wrong; it was saved from a diverged run: use an earlier checkpoint"
         )
-    module.load_state_dict(state)
 
 
 def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:

@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 
 from .build import build_color_space, build_generator
-from .checkpoint import load_weights, read_checkpoint
+from .checkpoint import check_weights_fit, load_weights, read_checkpoint
 from .colormath import gray_with_chroma, rgb_to_lab, to_gray
 from .components import ColorSpace, Prediction
 from .config import Recipe
@@ -57,8 +57,16 @@ class Colorizer:
     def from_checkpoint(cls, path: str | Path, prefer_ema: bool = True) -> Colorizer:
         checkpoint = read_checkpoint(path)
         color_space = build_color_space(checkpoint.recipe)
+        weights = checkpoint.state_dict(prefer_ema)
+        try:
+            with torch.device("meta"):  # shapes first, no memory: the stored recipe may ask for a huge network
+                skeleton = build_generator(checkpoint.recipe, color_space)
+        except (RuntimeError, NotImplementedError):
+            skeleton = None  # a plugin generator that computes values while it is built cannot live on meta
+        if skeleton is not None:
+            check_weights_fit(skeleton, weights, checkpoint.path)
         generator = build_generator(checkpoint.recipe, color_space)
-        load_weights(generator, checkpoint.state_dict(prefer_ema), checkpoint.path)
+        load_weights(generator, weights, checkpoint.path)
         return cls(generator, color_space, checkpoint.recipe, mean_chroma=checkpoint.mean_chroma)
 
     def __repr__(self) -> str:

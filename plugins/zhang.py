@@ -45,17 +45,21 @@ REBALANCE_DIR = Path(__file__).parent / "data" / "rebalance"
 
 @functools.lru_cache(maxsize=4)
 def in_gamut_bins(grid: int = 10) -> torch.Tensor:
-    """Centers ``(Q, 2)`` of the ab cells that some 8-bit sRGB color rounds into, sorted by (a, b)."""
-    levels = torch.arange(256, dtype=torch.float32) / 255
-    g, b = torch.meshgrid(levels, levels, indexing="ij")
-    span = 2 * (130 // grid) + 1  # a and b of sRGB colors stay within +-130
-    hit = torch.zeros(span * span, dtype=torch.bool)
-    for red in levels.split(16):  # 16 slices of the cube at a time keep memory small
-        rgb = torch.stack(torch.broadcast_tensors(red[:, None, None], g, b)).reshape(3, 1, -1)
-        cells = torch.round(rgb_to_lab(rgb)[1:, 0] / grid).long() + span // 2
-        hit[cells[0] * span + cells[1]] = True
-    index = hit.nonzero()[:, 0]
-    return torch.stack((index // span, index % span), dim=1).float().sub(span // 2).mul(grid)
+    """Centers ``(Q, 2)`` of the ab cells that some 8-bit sRGB color rounds into, sorted by (a, b).
+
+    Computed on the CPU whatever the default device, so a model can be built on the meta device.
+    """
+    with torch.device("cpu"):
+        levels = torch.arange(256, dtype=torch.float32) / 255
+        g, b = torch.meshgrid(levels, levels, indexing="ij")
+        span = 2 * (130 // grid) + 1  # a and b of sRGB colors stay within +-130
+        hit = torch.zeros(span * span, dtype=torch.bool)
+        for red in levels.split(16):  # 16 slices of the cube at a time keep memory small
+            rgb = torch.stack(torch.broadcast_tensors(red[:, None, None], g, b)).reshape(3, 1, -1)
+            cells = torch.round(rgb_to_lab(rgb)[1:, 0] / grid).long() + span // 2
+            hit[cells[0] * span + cells[1]] = True
+        index = hit.nonzero()[:, 0]
+        return torch.stack((index // span, index % span), dim=1).float().sub(span // 2).mul(grid)
 
 
 class ABBins(nn.Module):

@@ -110,6 +110,21 @@ def test_tensors_that_do_not_fit_the_recipe_name_the_tensor(tmp_path, tiny_plugi
         ganforge.load(path)
 
 
+def test_a_stored_recipe_asking_for_a_huge_network_is_refused_before_any_memory_is_allocated(tmp_path):
+    # width 200000: about 2.9 TB of weights, an allocation that fails outright if it were attempted
+    recipe = Recipe(generator={"name": "unet", "width": 200000, "depth": 3})
+    path = save_checkpoint(tmp_path / "m.safetensors", recipe, _unet_state())
+    with pytest.raises(CheckpointError, match=r"has shape \(8, 1, 3, 3\) but the recipe's model expects \(200000, 1, 3, 3\)"):
+        ganforge.load(path)
+
+
+def _unet_state() -> dict[str, torch.Tensor]:
+    from ganforge_plugins.unet import UNet
+
+    torch.manual_seed(0)
+    return UNet(1, 2, width=8, depth=3).state_dict()
+
+
 def test_a_failed_save_leaves_the_previous_checkpoint_intact(saved, recipe, monkeypatch):
     path = saved[0]
     before = path.read_bytes()

@@ -132,8 +132,18 @@ def _distributed_without_accelerator() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not available
 
 
-def _freezes_parameters(recipe: Recipe) -> bool:
-    return any(scale == 0 for phase in recipe.phases for scale in phase.lr_scale.values())
+def _leaves_parameters_unused(recipe: Recipe) -> bool:
+    """Whether some step computes no gradient for part of the generator, which DDP must be told.
+
+    A phase that freezes part of it (``lr_scale`` 0) and a latent generator (its latent path is idle
+    in conditional phases, its gray encoder in unconditional ones) leave parameters without gradients.
+    """
+    generator = recipe.generator if isinstance(recipe.generator, dict) else {}
+    return (
+        any(scale == 0 for phase in recipe.phases for scale in phase.lr_scale.values())
+        or any(phase.mode == "unconditional" for phase in recipe.phases)
+        or bool(generator.get("latent"))
+    )
 
 
 @contextlib.contextmanager
@@ -188,7 +198,7 @@ class Trainer:
         self.accelerator = Accelerator(
             cpu=_distributed_without_accelerator(),
             # a phase that freezes part of the generator leaves its parameters without gradients
-            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=_freezes_parameters(recipe))],
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=_leaves_parameters_unused(recipe))],
             mixed_precision=recipe.train.mixed_precision,
             gradient_accumulation_steps=recipe.train.gradient_accumulation,
             log_with=self._trackers(),

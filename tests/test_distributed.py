@@ -53,3 +53,26 @@ def test_accelerate_launch_trains_on_two_cpu_processes(tmp_path):
     assert result.stdout.count("ganforge: trained 'quickstart' to step 4") == 1
     colorizer = ganforge.load(out / "model.safetensors")
     assert colorizer.recipe.name == "quickstart"
+
+
+# One recipe per shape of phase DDP must handle beyond the quickstart's: a latent generator with an
+# unconditional phase (parameters idle in each phase), an autoencoder adversary, per-channel RGB
+# adversaries, a noise input with a second draw in the loss, classification then GAN.
+PHASE_SHAPES = ["unconditional_pretrain", "ebgan", "per_channel_rgb", "diverse", "zhang_then_gan"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="the accelerate launcher is not on PATH")
+@pytest.mark.parametrize("recipe", PHASE_SHAPES)
+def test_every_phase_shape_trains_on_two_processes(recipe, tmp_path):
+    command = [
+        "accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "ganforge", str(REPO / "recipes" / f"{recipe}.yaml"), "--max-steps", "4",
+        "data.size=32", "data.batch_size=2", "data.num_workers=0", "data.val_images=2",
+        "train.checkpoint_every=4", "train.sample_every=4", f"train.out_dir={tmp_path / 'run'}",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "state" / "step-00000004" / "trainer.json").read_text())["num_processes"] == 2

@@ -262,6 +262,11 @@ def _read_yaml(path: Path, included_by: Path | None) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise RecipeError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise RecipeError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at line {line}); save the recipe as UTF-8"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -122,6 +122,9 @@ def test_extends_cycle_and_missing_base_and_bad_yaml_are_one_line_errors(tmp_pat
         load_recipe(tmp_path / "d.yaml")
     with pytest.raises(RecipeError, match="recipe file 'missing.yaml' does not exist"):
         load_recipe("missing.yaml")
+    (tmp_path / "e.yaml").write_bytes("seed: 1\nname: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(RecipeError, match=r"e\.yaml: not UTF-8 text \(byte 0xe9 at line 2\); save the recipe as UTF-8$"):
+        load_recipe(tmp_path / "e.yaml")
 
 
 def test_interpolation_is_resolved(tmp_path):

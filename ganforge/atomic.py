@@ -23,7 +23,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     _remove(tmp)
     _remove_orphaned_temporaries(path)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:  # name the file the caller asked for, not its temporary
+            if exc.filename is not None and Path(exc.filename).name == tmp.name:
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            raise
         if tmp.is_file():
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())

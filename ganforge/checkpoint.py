@@ -9,6 +9,7 @@ average, ``ema.<param>``.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,10 @@ def save_checkpoint(
     }
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        try:
+            save_file(tensors, str(tmp), metadata=meta)
+        except SafetensorError as exc:  # its I/O failures (no space, no such folder) are not OSErrors
+            raise OSError(errno.EIO, f"could not write the checkpoint ({str(exc).splitlines()[0][:200]})", str(path)) from None
     return path
 
 

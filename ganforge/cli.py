@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from . import __version__
 from .argtypes import at_least, between, positive
-from .errors import GanforgeError, UsageError
+from .errors import GanforgeError, UsageError, describe_os_error
 from .registry import Registries
 
 PROG = "ganforge"
@@ -290,3 +290,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`ganforge plugins | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit-time flush cannot fail again
         return 128 + 13  # killed by SIGPIPE
+    except OSError as exc:  # a location that cannot be written (read-only, missing, full disk) or read
+        print(f"{PROG}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1

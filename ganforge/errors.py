@@ -6,6 +6,8 @@ else in ganforge formats errors for people.
 
 from __future__ import annotations
 
+import errno
+
 
 class GanforgeError(Exception):
     """Base class: the message says what was wrong and what to do."""
@@ -45,3 +47,21 @@ class CheckpointError(UsageError):
 def where(key: str) -> str:
     """How a message names what the user set: ``--data`` as the option typed, else ``recipe key 'data.val'``."""
     return key if key.startswith("-") else f"recipe key '{key}'"
+
+
+_OS_ERROR_ADVICE = {
+    errno.ENOSPC: "free some space and run it again (finished outputs and saved states are kept)",
+    errno.EACCES: "choose a location you may write to",
+    errno.EPERM: "choose a location you may write to",
+    errno.EROFS: "the file system is read-only: choose another location",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EEXIST: "a file stands where a folder is needed: check the path",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for a failed file operation: what, where, and what to do."""
+    where = f" '{error.filename}'" if error.filename else ""
+    advice = _OS_ERROR_ADVICE.get(error.errno)
+    return f"{error.strerror or error}:{where}" + (f"; {advice}" if advice else "")

@@ -550,7 +550,12 @@ class Trainer:
         if accelerator.is_main_process and tmp.exists():
             shutil.rmtree(tmp)
         accelerator.wait_for_everyone()
-        accelerator.save_state(str(tmp))  # every process writes its own RNG state
+        try:
+            accelerator.save_state(str(tmp))  # every process writes its own RNG state
+        except BaseException:  # a full disk, say: the previous state stays the last one, with no half-written one
+            if accelerator.is_main_process:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             if self.ema is not None:

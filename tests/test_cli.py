@@ -106,3 +106,15 @@ def test_an_existing_file_that_is_not_an_output_kind_is_refused_as_output(tmp_pa
     assert main(["colorize", str(tmp_path / "in.png"), "-o", str(notes)]) == 2
     assert "is an existing file that is not a picture or video ganforge writes" in capsys.readouterr().err
     assert notes.read_text() == "mine"
+
+
+def test_an_output_location_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, capsys):
+    from PIL import Image
+
+    from ganforge.cli import main
+
+    Image.new("L", (20, 20), 128).save(tmp_path / "in.png")
+    (tmp_path / "a_file").write_text("not a folder")
+    assert main(["colorize", str(tmp_path / "in.png"), "-o", str(tmp_path / "a_file" / "out.png")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"ganforge: error: File exists: '{tmp_path / 'a_file'}'; a file stands where a folder is needed: check the path\n"

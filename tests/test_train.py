@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -300,3 +301,21 @@ def test_a_second_training_into_a_run_directory_in_use_is_refused(tiny_recipe, t
     )
     first.fit()  # the first one is unaffected, and lets go of the folder when it ends
     assert Trainer(load_recipe(tiny_recipe, ["phases.1.steps=5"]), resume=True).fit().is_file()
+
+
+def test_a_state_save_that_fails_midway_leaves_the_previous_state_and_no_partial_one(tiny_recipe, tmp_path, monkeypatch):
+    trainer = Trainer(load_recipe(tiny_recipe, ["phases.1.steps=1"]))
+    trainer.fit()  # states at 4 and 5
+    states = tmp_path / "run" / "state"
+    before = sorted(p.name for p in states.iterdir())
+
+    def disk_full(directory, **kwargs):
+        Path(directory).mkdir(parents=True)
+        (Path(directory) / "optimizer.bin").write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(directory) / "optimizer.bin"))
+
+    monkeypatch.setattr(trainer.accelerator, "save_state", disk_full)
+    trainer.step += 1
+    with pytest.raises(OSError, match="No space left on device"):
+        trainer.save()
+    assert sorted(p.name for p in states.iterdir()) == before

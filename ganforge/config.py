@@ -97,6 +97,9 @@ class TrainConfig:
     sample_every: int = 200
     log_every: int = 10
     resume: bool = False
+    # fine-tuning: the generator starts from this checkpoint's weights (a .safetensors file, "default"
+    # or a Hub id) instead of its initialisation and pretraining files; the optimizers start fresh
+    init_from: Optional[str] = None
 
 
 @dataclass

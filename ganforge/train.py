@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 
 from .atomic import write_text
 from .build import build_color_space, build_generator, init_pretrained
-from .checkpoint import first_non_finite, save_checkpoint
+from .checkpoint import first_non_finite, load_weights, read_checkpoint, save_checkpoint
+from .colorize import resolve_checkpoint
 from .components import GeneratorContext, GeneratorLoss, Prediction
 from .config import Recipe, load_recipe, recipe_to_yaml
 from .data import open_source, training_loader, validation_batch
@@ -132,6 +133,19 @@ def _distributed_without_accelerator() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not available
 
 
+def _start_from_checkpoint(generator: torch.nn.Module, source: str) -> None:
+    """Fine-tuning: load a checkpoint's inference weights (the EMA ones when present) into ``generator``.
+
+    The checkpoint carries every weight, so pretraining files its recipe names are not read.
+    """
+    try:
+        checkpoint = read_checkpoint(resolve_checkpoint(source))
+        load_weights(generator, checkpoint.state_dict(prefer_ema=True), checkpoint.path)
+    except UsageError as exc:
+        raise RecipeError(f"recipe key 'train.init_from': {exc}") from None
+    log.info("generator starts from %s", checkpoint.path)
+
+
 def _leaves_parameters_unused(recipe: Recipe) -> bool:
     """Whether some step computes no gradient for part of the generator, which DDP must be told.
 
@@ -207,7 +221,10 @@ class Trainer:
         set_seed(recipe.seed)
         self.color_space = build_color_space(recipe)
         generator = build_generator(recipe, self.color_space)
-        if not (resume and saved_states(self.run_dir)):  # a resumed run gets every weight from its state
+        fresh = not (resume and saved_states(self.run_dir))  # a resumed run gets every weight from its state
+        if fresh and recipe.train.init_from:
+            _start_from_checkpoint(generator, recipe.train.init_from)
+        elif fresh:
             for what, value in init_pretrained(generator).items():
                 log.info("generator %s: %s", what, value)
         self.adversaries = build_adversaries(recipe, self.color_space)

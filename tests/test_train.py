@@ -319,3 +319,34 @@ def test_a_state_save_that_fails_midway_leaves_the_previous_state_and_no_partial
     with pytest.raises(OSError, match="No space left on device"):
         trainer.save()
     assert sorted(p.name for p in states.iterdir()) == before
+
+
+def test_init_from_starts_the_generator_from_a_checkpoint_with_fresh_optimizers(tiny_recipe, tmp_path):
+    source = train_from_recipe_file(tiny_recipe)
+    reset_plugin_manager()
+    overrides = [f"train.init_from={source}", f"train.out_dir={tmp_path / 'tuned'}"]
+    trainer = Trainer(load_recipe(tiny_recipe, overrides))
+    expected = ganforge.load(source).generator.state_dict()  # the EMA weights, as inference uses them
+    started = trainer._unwrapped_generator.state_dict()
+    assert all(torch.equal(started[k], expected[k]) for k in expected)
+    assert all(not optimizer.state for optimizer in trainer.optimizers.values())
+
+
+def test_init_from_a_checkpoint_of_another_network_names_the_first_differing_tensor(tiny_recipe, tmp_path):
+    source = train_from_recipe_file(tiny_recipe)
+    reset_plugin_manager()
+    overrides = [f"train.init_from={source}", "generator.width=12", f"train.out_dir={tmp_path / 'tuned'}"]
+    with pytest.raises(RecipeError) as info:
+        Trainer(load_recipe(tiny_recipe, overrides))
+    message = str(info.value)
+    assert message.startswith(f"recipe key 'train.init_from': checkpoint '{source}': tensor ")
+    assert "has shape (8, " in message and "but the recipe's model expects (12, " in message
+
+
+def test_the_finetune_recipe_starts_from_the_shipped_model_on_a_fresh_machine(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ../shared here: the encoder weights file it names must not be read
+    recipe = load_recipe(Path(ganforge.__file__).parents[1] / "recipes" / "finetune.yaml",
+                         ["data.size=32", "data.batch_size=2", "train.max_steps=1", "train.log_every=1", "train.out_dir=run"])  # fmt: skip
+    assert recipe.train.init_from == "default"
+    model = Trainer(recipe).fit()
+    assert ganforge.load(model).generator.state_dict().keys() == ganforge.load().generator.state_dict().keys()

@@ -54,6 +54,9 @@ class Checkpoint:
         return self.weights["generator"]
 
 
+RESERVED_METADATA = frozenset({"format", "format_version", "ganforge_version", "recipe", "color_space"})
+
+
 def save_checkpoint(
     path: str | Path,
     recipe: Recipe,
@@ -61,7 +64,14 @@ def save_checkpoint(
     ema: dict[str, torch.Tensor] | None = None,
     metadata: dict[str, str] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (a crash leaves the previous file intact)."""
+    """Write a checkpoint atomically (a crash leaves the previous file intact).
+
+    ``metadata`` adds the caller's keys; ganforge's own (``RESERVED_METADATA``: the format and the
+    recipe the file is rebuilt from) cannot be overwritten that way.
+    """
+    clash = sorted(RESERVED_METADATA & set(metadata or {}))
+    if clash:
+        raise ValueError(f"metadata keys {clash} are ganforge's own; name yours otherwise")
     tensors = {f"generator.{k}": v.detach().cpu().contiguous() for k, v in generator.items()}
     if ema:
         tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.items()})
@@ -133,7 +143,7 @@ def export_for_inference(
     if Path(target).resolve() == Path(source).resolve():
         raise CheckpointError(f"exporting '{source}' onto itself would replace the training checkpoint; pass another -o")
     checkpoint = read_checkpoint(source)
-    metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("format", "format_version", "recipe", "color_space")}
+    metadata = {k: v for k, v in checkpoint.metadata.items() if k not in RESERVED_METADATA}
     metadata["exported_from"] = Path(source).name
     metadata["weights"] = "ema" if checkpoint.weights.get("ema") else "generator"
     recipe = checkpoint.recipe

@@ -92,8 +92,10 @@ def test_safetensors_file_from_elsewhere(tmp_path):
         read_checkpoint(path)
 
 
-def test_newer_format_version_asks_to_upgrade(tmp_path, recipe):
-    path = save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)}, metadata={"format_version": "7"})
+def test_newer_format_version_asks_to_upgrade(tmp_path, recipe, monkeypatch):
+    monkeypatch.setattr("ganforge.checkpoint.FORMAT_VERSION", 7)  # written by a future ganforge
+    path = save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)})
+    monkeypatch.undo()
     with pytest.raises(CheckpointError, match="format version '7', newer than this ganforge"):
         read_checkpoint(path)
 
@@ -235,3 +237,11 @@ def test_a_stored_recipe_is_data_never_resolved(saved, tmp_path, monkeypatch, st
     with pytest.raises(CheckpointError, match=expected):
         export_for_inference(crafted, tmp_path / "shared.safetensors")
     assert not (tmp_path / "shared.safetensors").exists()
+
+
+def test_caller_metadata_cannot_overwrite_the_stored_recipe_or_format(tmp_path, recipe):
+    with pytest.raises(ValueError, match=r"metadata keys \['format', 'recipe'\] are ganforge's own; name yours otherwise"):
+        save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)}, metadata={"recipe": "{}", "format": "x", "step": "3"})
+    assert not (tmp_path / "m.safetensors").exists()
+    path = save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)}, metadata={"step": "3"})
+    assert read_checkpoint(path).metadata["step"] == "3"

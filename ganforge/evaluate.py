@@ -320,6 +320,7 @@ def evaluate_checkpoint(
     """What ``ganforge eval`` does: evaluate, then write ``metrics.json`` and ``grid.png`` into ``out_dir``."""
     from .colorize import load
 
+    out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable location fails now, not after the evaluation
     colorizer = load(checkpoint)
     spec, fallback_note = (data, None) if data else default_eval_data(colorizer.recipe)
     images = load_eval_images(spec, size=size, count=count, upscale=upscale)
@@ -329,7 +330,6 @@ def evaluate_checkpoint(
     )  # fmt: skip
     if fallback_note:
         evaluation.notes.insert(0, fallback_note)
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature, **evaluation.to_json()}
     write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
     save_image(evaluation_grid(evaluation), out_dir / "grid.png")

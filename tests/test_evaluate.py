@@ -263,3 +263,14 @@ def test_grid_rows_rank_by_the_key_and_fall_back_to_numbers_without_it():
     assert grid_rows(scored) == [(3, "best\nauc 0.900"), (2, "median\nauc 0.300"), (0, "worst\nauc 0.100")]
     psnr_only = Evaluation("x", 16, 3, "lstar", True, {}, {"psnr": [1.0, 2.0, 3.0]}, {})  # eval --metrics psnr
     assert grid_rows(psnr_only) == [(0, "image 1"), (1, "image 2"), (2, "image 3")]
+
+
+def test_an_unwritable_output_fails_before_the_model_is_even_loaded(tmp_path, monkeypatch):
+    from ganforge import evaluate as evaluate_module
+
+    (tmp_path / "a_file").write_text("not a folder")
+    loaded = []
+    monkeypatch.setattr("ganforge.colorize.load", lambda *a, **k: loaded.append(a))
+    with pytest.raises(OSError):
+        evaluate_module.evaluate_checkpoint("default", "builtin:samples", tmp_path / "a_file" / "out")
+    assert loaded == []

@@ -21,6 +21,7 @@ from .errors import UsageError
 
 EMA_STATE = "ema.safetensors"
 LEGACY_EMA_STATE = "custom_checkpoint_0.pkl"  # earlier ganforge versions pickled the average through Accelerate
+DELETE_ADVICE = "delete that state folder to resume from the one before"
 UNPICKLE_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError, OSError)
 
 
@@ -37,8 +38,7 @@ def check_saved_networks(state: Path, networks: dict[str, nn.Module], recipe_fil
             with safe_open(str(path), framework="pt") as saved:
                 shapes = {key: tuple(saved.get_slice(key).get_shape()) for key in saved.keys()}  # noqa: SIM118
         except (SafetensorError, OSError) as exc:
-            raise UsageError(f"cannot resume from '{state}': {path.name} is not readable ({exc}); "
-                             "delete that state folder to resume from the one before") from None  # fmt: skip
+            raise UsageError(f"cannot resume from '{state}': {path.name} is not readable ({exc}); {DELETE_ADVICE}") from None
         expected = {key: tuple(value.shape) for key, value in network.state_dict().items()}
         differences = sorted(set(shapes) ^ set(expected)) or [k for k in expected if shapes[k] != expected[k]]
         if differences:
@@ -83,22 +83,26 @@ def refuse_foreign_files(state: Path) -> None:
 
 def cannot_resume(state: Path, error: Exception) -> str:
     """Why Accelerate could not read ``state``, in one line."""
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-    return f"cannot resume from '{state}': {first_line}; delete that state folder to resume from the one before"
+    return f"cannot resume from '{state}': {_first_line(error)}; {DELETE_ADVICE}"
 
 
 def load_ema(state: Path, ema: nn.Module) -> None:
+    """Restore the moving average from the state's safetensors file."""
     path = state / EMA_STATE
     try:
         ema.load_state_dict(load_file(str(path)))
     except (SafetensorError, OSError, RuntimeError) as exc:
-        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise UsageError(f"cannot resume from '{state}': {path.name} is not this run's moving average ({first_line}); "
-                         "delete that state folder to resume from the one before") from None  # fmt: skip
+        raise UsageError(
+            f"cannot resume from '{state}': {path.name} is not this run's moving average ({_first_line(exc)}); {DELETE_ADVICE}"
+        ) from None
 
 
 def _foreign(state: Path, path: Path) -> str:
     return (
-        f"cannot resume from '{state}': {path.name} holds more than tensors, which ganforge never writes and "
-        "will not unpickle; delete that state folder to resume from the one before"
+        f"cannot resume from '{state}': {path.name} is not a tensors-only file as ganforge writes them (it is "
+        f"damaged, or holds objects ganforge will not unpickle); {DELETE_ADVICE}"
     )
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

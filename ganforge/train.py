@@ -211,7 +211,7 @@ class Trainer:
         AcceleratorState._reset_state(reset_partial_state=False)
         self.accelerator = Accelerator(
             cpu=_distributed_without_accelerator(),
-            # a phase that freezes part of the generator leaves its parameters without gradients
+            # parameters idle in some step (a frozen stage, a latent path) must be announced to DDP
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=_leaves_parameters_unused(recipe))],
             mixed_precision=recipe.train.mixed_precision,
             gradient_accumulation_steps=recipe.train.gradient_accumulation,
@@ -252,7 +252,12 @@ class Trainer:
         for slot, network in zip(self.adversaries.values(), networks[1:]):
             slot.network = network
         self.ema = ExponentialMovingAverage(self._unwrapped_generator, recipe.train.ema) if recipe.train.ema > 0 else None
-        self._start(resume)
+        self._lock: FileLock | None = None
+        try:
+            self._start(resume)
+        except BaseException:  # e.g. "already holds a run": the caller may retry with resume=True at once
+            self._release_run_dir()
+            raise
 
     # ------------------------------------------------------------------ setup
 
@@ -270,7 +275,6 @@ class Trainer:
 
     def _lock_run_dir(self) -> None:
         """One training per run directory at a time: a second would mix its states and metrics into this one's."""
-        self._lock: FileLock | None = None
         if not self.accelerator.is_main_process:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -278,10 +282,16 @@ class Trainer:
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
+            self._lock = None  # held by the other training, not this one
             raise UsageError(
                 f"run directory '{self.run_dir}' is in use by another training; "
                 "wait for it to end, or set train.out_dir to another folder"
             ) from None
+
+    def _release_run_dir(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _start(self, resume: bool) -> None:
         self._lock_run_dir()
@@ -374,8 +384,7 @@ class Trainer:
                 self.accelerator.end_training()
                 plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
             hook.ganforge_run_end(trainer=self, status=status)
-            if self._lock is not None:
-                self._lock.release()
+            self._release_run_dir()
         return self.run_dir / MODEL_FILE
 
     def _estimate(self, seconds_per_step: float) -> str:

@@ -103,8 +103,11 @@ def test_lifecycle_hooks_fire_and_a_plugin_can_stop_the_run(tiny_recipe, tmp_pat
 
 def test_an_existing_run_is_never_overwritten_without_resume(tiny_recipe):
     train_from_recipe_file(tiny_recipe, max_steps=2)
-    with pytest.raises(UsageError, match=r"already holds a run \(saved at step-00000002\); pass --resume"):
+    with pytest.raises(UsageError, match=r"already holds a run \(saved at step-00000002\); pass --resume") as refused:
         train_from_recipe_file(tiny_recipe, max_steps=2)
+    # the refused trainer, still alive in the traceback, let go of the folder: resuming works at once
+    assert refused.value.__traceback__ is not None
+    assert train_from_recipe_file(tiny_recipe, max_steps=3, resume=True).is_file()
 
 
 class ExplodingLoss(GeneratorLoss):

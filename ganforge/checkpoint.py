@@ -22,7 +22,7 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_path
 from .config import Recipe, recipe_from_dict, recipe_to_dict
-from .errors import CheckpointError, RecipeError
+from .errors import CheckpointError, RecipeError, first_line
 
 FORMAT = "ganforge"
 FORMAT_VERSION = 1
@@ -88,7 +88,7 @@ def save_checkpoint(
         try:
             save_file(tensors, str(tmp), metadata=meta)
         except SafetensorError as exc:  # its I/O failures (no space, no such folder) are not OSErrors
-            raise OSError(errno.EIO, f"could not write the checkpoint ({str(exc).splitlines()[0][:200]})", str(path)) from None
+            raise OSError(errno.EIO, f"could not write the checkpoint ({first_line(exc)})", str(path)) from None
     return path
 
 
@@ -210,9 +210,9 @@ def check_weights_fit(module: nn.Module, state: dict[str, torch.Tensor], source:
     ``module`` may live on the meta device: a stored recipe that asks for an enormous network is
     then refused before any memory is allocated for it.
     """
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    expected = module_shapes(module)
+    shapes = {name: tuple(tensor.shape) for name, tensor in state.items()}
+    missing, unexpected, misshapen = shape_differences(shapes, expected)
     if missing or unexpected:
         parts = []
         if missing:
@@ -220,18 +220,31 @@ def check_weights_fit(module: nn.Module, state: dict[str, torch.Tensor], source:
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected, e.g. '{unexpected[0]}'")
         raise CheckpointError(f"checkpoint '{source}' does not fit its recipe's model: {'; '.join(parts)}")
-    for name, tensor in expected.items():
-        if state[name].shape != tensor.shape:
-            raise CheckpointError(
-                f"checkpoint '{source}': tensor '{name}' has shape {tuple(state[name].shape)} but the recipe's model "
-                f"expects {tuple(tensor.shape)}"
-            )
+    if misshapen:
+        name = misshapen[0]
+        raise CheckpointError(
+            f"checkpoint '{source}': tensor '{name}' has shape {shapes[name]} but the recipe's model expects {expected[name]}"
+        )
     broken = first_non_finite(state)
     if broken:
         raise CheckpointError(
             f"checkpoint '{source}': tensor '{broken}' holds NaN or infinite values, so every picture would come out "
             "wrong; it was saved from a diverged run: use an earlier checkpoint"
         )
+
+
+def module_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+
+
+def shape_differences(
+    shapes: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]]
+) -> tuple[list[str], list[str], list[str]]:
+    """Keys missing from ``shapes``, keys it has in excess, and keys whose shape differs (in ``expected``'s order)."""
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    misshapen = [name for name in expected if name in shapes and shapes[name] != expected[name]]
+    return missing, unexpected, misshapen
 
 
 def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:

@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 
 from .build import build_color_space, build_generator
-from .checkpoint import check_weights_fit, load_weights, read_checkpoint
+from .checkpoint import check_weights_fit, read_checkpoint
 from .colormath import gray_with_chroma, rgb_to_lab, to_gray
 from .components import ColorSpace, Prediction
 from .config import Recipe
@@ -63,10 +63,13 @@ class Colorizer:
                 skeleton = build_generator(checkpoint.recipe, color_space)
         except (RuntimeError, NotImplementedError):
             skeleton = None  # a plugin generator that computes values while it is built cannot live on meta
-        if skeleton is not None:
-            check_weights_fit(skeleton, weights, checkpoint.path)
-        generator = build_generator(checkpoint.recipe, color_space)
-        load_weights(generator, weights, checkpoint.path)
+        if skeleton is None:
+            generator = build_generator(checkpoint.recipe, color_space)
+            check_weights_fit(generator, weights, checkpoint.path)
+        else:
+            check_weights_fit(skeleton, weights, checkpoint.path)  # before a byte is allocated for the network
+            generator = build_generator(checkpoint.recipe, color_space)
+        generator.load_state_dict(weights)
         return cls(generator, color_space, checkpoint.recipe, mean_chroma=checkpoint.mean_chroma)
 
     def __repr__(self) -> str:

@@ -44,6 +44,11 @@ class CheckpointError(UsageError):
     """A file is not a readable ganforge checkpoint, or does not fit its recipe."""
 
 
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """An exception's message cut to its first line and ``limit`` characters (libraries' can be pages)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
+
+
 def where(key: str) -> str:
     """How a message names what the user set: ``--data`` as the option typed, else ``recipe key 'data.val'``."""
     return key if key.startswith("-") else f"recipe key '{key}'"

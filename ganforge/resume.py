@@ -17,7 +17,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .errors import UsageError
+from .checkpoint import module_shapes, shape_differences
+from .errors import UsageError, first_line
 
 EMA_STATE = "ema.safetensors"
 LEGACY_EMA_STATE = "custom_checkpoint_0.pkl"  # earlier ganforge versions pickled the average through Accelerate
@@ -38,9 +39,10 @@ def check_saved_networks(state: Path, networks: dict[str, nn.Module], recipe_fil
             with safe_open(str(path), framework="pt") as saved:
                 shapes = {key: tuple(saved.get_slice(key).get_shape()) for key in saved.keys()}  # noqa: SIM118
         except (SafetensorError, OSError) as exc:
-            raise UsageError(f"cannot resume from '{state}': {path.name} is not readable ({exc}); {DELETE_ADVICE}") from None
-        expected = {key: tuple(value.shape) for key, value in network.state_dict().items()}
-        differences = sorted(set(shapes) ^ set(expected)) or [k for k in expected if shapes[k] != expected[k]]
+            raise UsageError(f"cannot resume from '{state}': {path.name} is not readable ({first_line(exc)}); {DELETE_ADVICE}") from None
+        expected = module_shapes(network)
+        missing, unexpected, misshapen = shape_differences(shapes, expected)
+        differences = sorted(missing + unexpected) or misshapen
         if differences:
             key = differences[0]
             saved_as = shapes.get(key, "absent")
@@ -83,7 +85,7 @@ def refuse_foreign_files(state: Path) -> None:
 
 def cannot_resume(state: Path, error: Exception) -> str:
     """Why Accelerate could not read ``state``, in one line."""
-    return f"cannot resume from '{state}': {_first_line(error)}; {DELETE_ADVICE}"
+    return f"cannot resume from '{state}': {first_line(error)}; {DELETE_ADVICE}"
 
 
 def load_ema(state: Path, ema: nn.Module) -> None:
@@ -93,7 +95,7 @@ def load_ema(state: Path, ema: nn.Module) -> None:
         ema.load_state_dict(load_file(str(path)))
     except (SafetensorError, OSError, RuntimeError) as exc:
         raise UsageError(
-            f"cannot resume from '{state}': {path.name} is not this run's moving average ({_first_line(exc)}); {DELETE_ADVICE}"
+            f"cannot resume from '{state}': {path.name} is not this run's moving average ({first_line(exc)}); {DELETE_ADVICE}"
         ) from None
 
 
@@ -103,6 +105,3 @@ def _foreign(state: Path, path: Path) -> str:
         f"damaged, or holds objects ganforge will not unpickle); {DELETE_ADVICE}"
     )
 
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

@@ -104,3 +104,22 @@ def test_an_earlier_versions_pickled_average_is_read_as_tensors_and_migrated(tra
     assert migrated.keys() == average.keys()
     assert all(torch.equal(migrated[k], average[k]) for k in average)
     assert (_last_state(run) / EMA_STATE).is_file() and _last_state(run).name == "step-00000010"
+
+
+@pytest.mark.parametrize(
+    ("damaged", "message"),
+    [
+        ("model.safetensors", "model.safetensors is not readable ("),
+        (EMA_STATE, f"{EMA_STATE} is not this run's moving average ("),
+    ],
+)
+def test_a_damaged_safetensors_state_file_is_one_line_naming_it(trained_run, tmp_path, damaged, message):
+    recipe, run = _copy_run(trained_run, tmp_path)
+    state = _last_state(run)
+    (state / damaged).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(UsageError) as info:
+        train_from_recipe_file(recipe, [f"train.out_dir={run}"], resume=True)
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith(f"cannot resume from '{state}': {message}")
+    assert text.endswith("delete that state folder to resume from the one before")

@@ -142,11 +142,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import GRAY, MEAN_COLOR, evaluate_checkpoint, metric_directions, parse_metric_options
     from .report import Table
 
-    evaluation = evaluate_checkpoint(
-        args.checkpoint, args.data, Path(args.output), size=args.size, count=args.images, metrics=args.metrics,
-        gray_conversion=args.gray, samples=args.samples, temperature=args.temperature,
-        metric_options=parse_metric_options(args.metric_options), upscale=args.upscale,
-    )  # fmt: skip
+    common = dict(size=args.size, count=args.images, metrics=args.metrics, metric_options=parse_metric_options(args.metric_options), upscale=args.upscale)
+    if args.predictions:
+        from .predictions import evaluate_predictions
+
+        if args.checkpoint or args.temperature is not None:
+            raise UsageError("--predictions scores a folder of finished colorizations: give it without a checkpoint or --temperature")
+        if not args.data:
+            raise UsageError("--predictions needs --data SOURCE: the color originals the predictions colorize")
+        evaluation = evaluate_predictions(args.predictions, args.data, Path(args.output), gray_conversion=args.gray or "lstar", **common)
+    else:
+        evaluation = evaluate_checkpoint(
+            args.checkpoint or "default", args.data, Path(args.output), gray_conversion=args.gray, samples=args.samples,
+            temperature=args.temperature, **common,
+        )  # fmt: skip
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
     print(Table(evaluation.table, higher_is_better=metric_directions(args.metrics), baselines=(GRAY, MEAN_COLOR)).markdown())
     for note in evaluation.notes:
@@ -234,19 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
     export.set_defaults(run=_cmd_export)
 
-    evaluate = sub.add_parser("eval", help="score a checkpoint on a data source, beside the gray and mean-color baselines")
-    evaluate.add_argument("checkpoint", nargs="?", default="default", help="a .safetensors checkpoint or a Hub repo id (default: the shipped model)")
+    evaluate = sub.add_parser(
+        "eval", help="score a checkpoint, or a folder of any tool's colorizations, on a data source beside the gray and mean-color baselines"
+    )
+    evaluate.add_argument("checkpoint", nargs="?", help="a .safetensors checkpoint or a Hub repo id (default: the shipped model)")
+    evaluate.add_argument(
+        "--predictions", metavar="DIR",
+        help="score the colorizations in DIR (made by any tool) instead of a checkpoint; matched to --data's originals by relative path",
+    )  # fmt: skip
     evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the model's validation data when it is on this machine, else the bundled builtin:samples)")
     evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
     _add_evaluation_options(evaluate, size=256)
     _add_threads_option(evaluate)
-    evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own)")
+    evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own; lstar for --predictions)")
     evaluate.add_argument("--samples", type=at_least(1), default=8, metavar="N", help="noise samples per image for diversity (default 8)")
     evaluate.add_argument("--temperature", type=positive, metavar="T", help="annealed-mean temperature (classification models)")
     evaluate.set_defaults(run=_cmd_eval)
 
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")
-    compare.add_argument("inputs", nargs="+", metavar="RECIPE_OR_CHECKPOINT", help="recipe .yaml files and/or .safetensors checkpoints")
+    compare.add_argument(
+        "inputs", nargs="+", metavar="RECIPE_CHECKPOINT_OR_FOLDER",
+        help="recipe .yaml files, .safetensors checkpoints ('default': the shipped model) and/or folders of colorizations made by any tool (matched to the originals by relative path)",
+    )  # fmt: skip
     compare.add_argument("--steps", type=at_least(1), metavar="N", help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)")
     compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (evaluation uses --eval, else the first model's data.val)")
     compare.add_argument("--eval", nargs="+", metavar="SOURCE", dest="eval_sources", help="evaluation sources, e.g. imagefolder:val/ builtin:true_bw")

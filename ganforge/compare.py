@@ -22,13 +22,15 @@ import torch
 
 from . import __version__
 from .atomic import write_text
-from .colorize import Colorizer, load
+from .colorize import DEFAULT, Colorizer, load, resolve_checkpoint
 from .colormath import GRAY_CONVERSIONS
 from .config import load_recipe
 from .errors import UsageError
 from .evaluate import (
-    GRAY, MEAN_COLOR, MODEL, EvalImages, evaluate, json_numbers, load_eval_images, metric_directions, baseline_chroma, default_eval_data,
+    GRAY, MEAN_COLOR, MODEL, EvalImages, Evaluation, evaluate, json_numbers, load_eval_images, metric_directions, baseline_chroma,
+    default_eval_data, score_prediction,
 )  # fmt: skip
+from .predictions import listing, load_predictions
 from .phases import fit_steps
 from .plots import sample_grid, save_image
 from .report import Section, Table, write_report
@@ -41,7 +43,8 @@ GRID_IMAGES = 6
 
 @dataclass
 class Contender:
-    """One column of the comparison: a recipe to train or a checkpoint to take as it is."""
+    """One column of the comparison: a recipe to train, a checkpoint to take as it is, or a folder of
+    colorizations another tool made (scored as they are)."""
 
     label: str
     source: Path
@@ -54,12 +57,21 @@ class Contender:
     def is_checkpoint(self) -> bool:
         return self.source.suffix == ".safetensors"
 
+    @property
+    def is_predictions(self) -> bool:
+        return self.source.is_dir()
+
+    @property
+    def ready(self) -> bool:
+        """Whether there is something to evaluate: a loaded model or a folder of predictions."""
+        return self.colorizer is not None or self.is_predictions
+
 
 def _labels(paths: list[Path]) -> list[str]:
-    """File stems (a checkpoint named model.safetensors is called after its run folder), made unique."""
+    """File stems and folder names (a checkpoint named model.safetensors is called after its run folder), made unique."""
     labels, seen = [], {}
     for path in paths:
-        label = path.parent.name if path.name == MODEL_FILE else path.stem
+        label = path.parent.name if path.name == MODEL_FILE else path.name if path.is_dir() else path.stem
         seen[label] = seen.get(label, 0) + 1
         labels.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
     return labels
@@ -116,15 +128,17 @@ def _grid(images: EvalImages, columns: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) -> Path:
     """Train/load, evaluate and report; returns the path of ``report.html``."""
-    paths = [Path(p) for p in inputs]
+    paths = [resolve_checkpoint(p) if str(p) == DEFAULT else Path(p) for p in inputs]
     for path in paths:
-        if not path.is_file():
-            raise UsageError(f"'{path}' is neither a recipe file nor a checkpoint")
+        if not path.exists():
+            raise UsageError(f"'{path}' is neither a recipe file, a checkpoint nor a folder of colorizations")
     contenders = [Contender(label, path) for label, path in zip(_labels(paths), paths)]
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
     for contender in contenders:
+        if contender.is_predictions:
+            continue
         if contender.is_checkpoint:
             contender.model = contender.source
         else:
@@ -134,8 +148,9 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
                 contender.colorizer = load(contender.model)
             except Exception as exc:  # noqa: BLE001
                 contender.error = _one_line(exc)
-    working = [c for c in contenders if c.colorizer is not None]
-    reference = working[0].colorizer if working else None  # its training data gives the mean-color baseline
+    working = [c for c in contenders if c.ready]
+    models = [c for c in working if c.colorizer is not None]
+    reference = models[0].colorizer if models else None  # its training data gives the mean-color baseline
     sources = options.eval_sources or ([default_eval_data(reference.recipe)[0]] if reference else [])
     mean_chroma = baseline_chroma(reference) if reference else None
 
@@ -148,10 +163,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         for contender in working:
             first = not columns  # the first model evaluated also scores the baselines, once for all
             try:
-                evaluation = evaluate(
-                    contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma, baselines=first,
-                    metric_options=options.metric_options,
-                )
+                evaluation = evaluate_contender(contender, images, options, mean_chroma, baselines=first)
             except Exception as exc:  # noqa: BLE001
                 table.failed[contender.label] = _one_line(exc)
                 continue
@@ -175,8 +187,8 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         results[spec] = {"images": len(images), "ground_truth": images.truth is not None, "metrics": metrics, "failed": table.failed}
 
     truth_source = next((s for s in sources if results[s]["ground_truth"]), None)
-    if truth_source and working:
-        cross = gray_conversion_table(working, loaded[truth_source])
+    if truth_source and models:
+        cross = gray_conversion_table(models, loaded[truth_source])
         sections.append(Section(
             f"Gray conversion: AuC when the inputs are made gray another way ({truth_source})", cross,
             text="Rows: models, with the conversion they were trained with; columns: the conversion that made the "
@@ -190,7 +202,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     curves = []
     for contender in contenders:
         plot = (contender.model.parent if contender.model else out_dir / "runs" / contender.label) / "loss_curves.png"
-        if plot.is_file() and not contender.is_checkpoint:
+        if plot.is_file() and not (contender.is_checkpoint or contender.is_predictions):
             shutil.copyfile(plot, out_dir / f"loss_{contender.label}.png")
             curves.append((contender.label, f"loss_{contender.label}.png"))
     if curves:
@@ -209,6 +221,26 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     summary = {"context": context, "metric_details": details, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
     write_text(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str) + "\n")
     return html_path
+
+
+def evaluate_contender(
+    contender: Contender, images: EvalImages, options: CompareOptions, mean_chroma: tuple[float, float] | None, baselines: bool
+) -> Evaluation:
+    """A model's colorizations of ``images``, or a folder's, scored; a folder must cover every image, so all rows
+    are measured on the same photos."""
+    if contender.colorizer is not None:
+        return evaluate(
+            contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma, baselines=baselines,
+            metric_options=options.metric_options,
+        )  # fmt: skip
+    predicted = load_predictions(contender.source, images)
+    if predicted.missing:
+        raise UsageError(f"{len(predicted.missing)} of {len(images)} originals have no prediction: {listing(predicted.missing)}")
+    evaluation = score_prediction(
+        images, predicted.rgb, metrics=options.metrics, mean_chroma=mean_chroma, baselines=baselines, metric_options=options.metric_options
+    )
+    evaluation.notes[:0] = predicted.notes()
+    return evaluation
 
 
 def gray_conversion_table(contenders: list[Contender], images: EvalImages) -> Table:

@@ -126,16 +126,19 @@ class Metric(ABC):
 
     Class attributes say what it needs: a metric that ``needs_truth`` is left
     out on true black-and-white photographs, one that ``needs_samples`` on
-    models without noise.
+    models without noise. A metric of the whole set (a distance between
+    distributions) sets ``per_image = False`` and returns one value.
     """
 
     needs_truth: bool = True
     needs_samples: bool = False
     higher_is_better: bool = True
+    per_image: bool = True
 
     @abstractmethod
     def __call__(self, batch: EvalBatch) -> torch.Tensor:
-        """One value per image, ``(B,)``; NaN where the metric does not apply to an image."""
+        """One value per image, ``(B,)``, NaN where the metric does not apply to an image; or, for a metric
+        that is not ``per_image``, one value for all of ``batch``, ``()``."""
 
     def details(self) -> dict[str, str]:
         """What a report must record to reproduce the numbers (e.g. a weights file and its hash)."""

@@ -48,9 +48,19 @@ class EvalImages:
     luminance: torch.Tensor | None  # the gray photographs themselves when there is no truth
     names: list[str]
     skipped: dict[str, int] = field(default_factory=dict)
+    full_sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) of each original, before cropping
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def subset(self, indices: list[int]) -> EvalImages:
+        """The same source restricted to ``indices`` (e.g. the images another tool's predictions cover)."""
+        pick = torch.tensor(indices, dtype=torch.long)
+        return EvalImages(
+            self.source, self.size,
+            None if self.truth is None else self.truth[pick], None if self.luminance is None else self.luminance[pick],
+            [self.names[i] for i in indices], dict(self.skipped), [self.full_sizes[i] for i in indices] if self.full_sizes else [],
+        )  # fmt: skip
 
     def gray(self, conversion: str) -> torch.Tensor:
         """The gray inputs ``(B, 1, H, W)``: the originals made gray with ``conversion``, or the gray photos."""
@@ -69,7 +79,7 @@ def load_eval_images(
     """
     source = open_source(spec, key)
     wanted = len(source) if count is None else min(count, len(source))
-    crops: list[tuple[str, torch.Tensor, bool]] = []  # (name, crop, photographed in gray)
+    crops: list[tuple[str, torch.Tensor, bool, tuple[int, int]]] = []  # (name, crop, photographed in gray, full size)
     unreadable = 0
     for index in tqdm(range(wanted), desc=f"reading {spec}", unit="image", leave=False):
         try:
@@ -83,17 +93,18 @@ def load_eval_images(
                 f"{source.describe(index)} is {image.width}x{image.height}, smaller than the evaluation size {size} px; "
                 f"pass --size {min(image.size)} or less, --upscale to enlarge small images, or leave the image out"
             )
-        crops.append((source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image)))
+        crops.append((source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image), image.size))
     if not crops:
         raise UsageError(f"data source '{spec}' has no readable image")
     skipped = {"unreadable": unreadable}
-    if all(gray for _, _, gray in crops):
-        return EvalImages(spec, size, None, torch.stack([c for _, c, _ in crops])[:, :1], [n for n, _, _ in crops], skipped)
-    skipped["gray among color"] = sum(gray for _, _, gray in crops)
+    if all(gray for _, _, gray, _ in crops):
+        stacked = torch.stack([crop for _, crop, _, _ in crops])[:, :1]
+        return EvalImages(spec, size, None, stacked, [c[0] for c in crops], skipped, [c[3] for c in crops])
+    skipped["gray among color"] = sum(gray for _, _, gray, _ in crops)
     if skipped["gray among color"]:
         log.warning("%s: %d gray picture(s) among color ones skipped (no ground truth)", spec, skipped["gray among color"])
-    color = [(name, crop) for name, crop, gray in crops if not gray]
-    return EvalImages(spec, size, torch.stack([c for _, c in color]), None, [n for n, _ in color], skipped)
+    color = [c for c in crops if not c[2]]
+    return EvalImages(spec, size, torch.stack([c[1] for c in color]), None, [c[0] for c in color], skipped, [c[3] for c in color])
 
 
 def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tuple[float, float] | None:
@@ -255,13 +266,37 @@ def evaluate(
     temperature. ``baselines=False`` scores the model alone (when several models
     share one set of images, the baselines need scoring once).
     """
-    conversion = gray_conversion or getattr(colorizer.color_space, "gray", "lstar")
-    if conversion not in GRAY_CONVERSIONS:
-        raise UsageError(f"gray conversion '{conversion}' is not one of {', '.join(GRAY_CONVERSIONS)}")
-    chosen = select_metrics(metrics, metric_options)
+    conversion = checked_conversion(gray_conversion or getattr(colorizer.color_space, "gray", "lstar"))
     gray = images.gray(conversion)
     with colorizer.using_temperature(temperature):
         prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")
+    return score_prediction(
+        images, prediction, noise_samples, conversion=conversion, metrics=metrics, mean_chroma=mean_chroma,
+        baselines=baselines, metric_options=metric_options,
+    )  # fmt: skip
+
+
+def checked_conversion(conversion: str) -> str:
+    if conversion not in GRAY_CONVERSIONS:
+        raise UsageError(f"gray conversion '{conversion}' is not one of {', '.join(GRAY_CONVERSIONS)}")
+    return conversion
+
+
+def score_prediction(
+    images: EvalImages,
+    prediction: torch.Tensor,
+    noise_samples: torch.Tensor | None = None,
+    *,
+    conversion: str = "lstar",
+    metrics: list[str] | None = None,
+    mean_chroma: tuple[float, float] | None = None,
+    baselines: bool = True,
+    metric_options: dict[str, dict[str, Any]] | None = None,
+) -> Evaluation:
+    """Metrics of colorizations ``prediction`` (sRGB, one per image of ``images``), however they were made,
+    next to the baselines on the inputs made gray with ``conversion``."""
+    chosen = select_metrics(metrics, metric_options)
+    gray = images.gray(conversion)
     rows = {MODEL: EvalBatch(gray, prediction, images.truth, noise_samples)}
     notes = []
     if baselines:
@@ -278,9 +313,9 @@ def evaluate(
         pictures.update({f"sample {i + 1}": s for i, s in enumerate(noise_samples[:3])})
     if images.truth is not None:
         pictures["ground truth"] = images.truth
+    per_image = {name: v.tolist() for name, v in values[MODEL].items() if chosen[name].per_image}
     return Evaluation(
-        images.source, images.size, len(images), conversion, images.truth is not None, table,
-        {name: v.tolist() for name, v in values[MODEL].items()}, pictures, notes,
+        images.source, images.size, len(images), conversion, images.truth is not None, table, per_image, pictures, notes,
         {name: metric.details() for name, metric in chosen.items() if metric.details()},
     )  # fmt: skip
 
@@ -330,7 +365,11 @@ def evaluate_checkpoint(
     )  # fmt: skip
     if fallback_note:
         evaluation.notes.insert(0, fallback_note)
-    result = {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature, **evaluation.to_json()}
-    write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-    save_image(evaluation_grid(evaluation), out_dir / "grid.png")
+    write_evaluation(evaluation, out_dir, {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature})
     return evaluation
+
+
+def write_evaluation(evaluation: Evaluation, out_dir: Path, header: dict[str, Any]) -> None:
+    """``metrics.json`` (``header`` first: what was evaluated) and ``grid.png`` in ``out_dir``."""
+    write_text(out_dir / "metrics.json", json.dumps({**header, **evaluation.to_json()}, indent=2) + "\n")
+    save_image(evaluation_grid(evaluation), out_dir / "grid.png")

@@ -56,6 +56,16 @@ class ColorfulnessRatio(Metric):
         return metrics.colorfulness(batch.prediction) / metrics.colorfulness(batch.truth).mean().clamp_min(1e-6)
 
 
+class ColorfulnessDelta(Metric):
+    """ΔCF (DDColor, Kang et al. 2023): how far the set's mean colorfulness is from the originals' (0 = as colorful)."""
+
+    higher_is_better = False
+    per_image = False
+
+    def __call__(self, batch: EvalBatch) -> torch.Tensor:
+        return (metrics.colorfulness(batch.prediction).mean() - metrics.colorfulness(batch.truth).mean()).abs()
+
+
 class ColorCast(Metric):
     """Mean chroma of the colorization where the original is near-neutral (whites, grays, blacks): 0 = no tint."""
 
@@ -93,6 +103,7 @@ def ganforge_register(registries: Registries) -> None:
     add("auc_rebalanced", RebalancedAuC)
     add("colorfulness", Colorfulness)
     add("colorfulness_ratio", ColorfulnessRatio)
+    add("colorfulness_delta", ColorfulnessDelta)
     add("diversity", Diversity)
     add("color_cast", ColorCast)
     add("color_cast_b", ColorCastB)

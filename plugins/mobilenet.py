@@ -156,10 +156,13 @@ class MobileNetV2Classifier(nn.Module):
         self.features = mobilenet_v2_features()
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, classes))
 
+    def pooled_features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """sRGB ``(B, 3, H, W)`` in [0, 1] -> the globally pooled features ``(B, 1280)`` the last layer reads."""
+        return self.features(self.normalise(rgb)).mean((2, 3))
+
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """sRGB ``(B, 3, H, W)`` in [0, 1] -> class logits ``(B, classes)``."""
-        features = self.features(self.normalise(rgb))
-        return self.classifier(features.mean((2, 3)))
+        return self.classifier(self.pooled_features(rgb))
 
 
 def decoder_block(in_channels: int, out_channels: int) -> nn.Sequential:

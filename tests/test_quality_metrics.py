@@ -1,11 +1,14 @@
-"""Metrics that catch what users see: a tint on whites, and whether a classifier still recognises the photo."""
+"""Metrics that catch what users see: a tint on whites, whether a classifier still recognises the photo, and how
+far the colorizations' distribution (features, colorfulness) is from the originals'."""
 
 from __future__ import annotations
 
 import json
 import math
 
+import numpy as np
 import pytest
+import scipy.linalg
 import torch
 from safetensors.torch import save_file
 
@@ -14,9 +17,10 @@ from ganforge.colormath import gray_with_chroma
 from ganforge.components import EvalBatch
 from ganforge.errors import RecipeError, UsageError
 from ganforge.evaluate import parse_metric_options, select_metrics
-from ganforge.metrics import neutral_cast
+from ganforge.metrics import colorfulness, neutral_cast
 from ganforge_plugins.mobilenet import MobileNetV2Classifier
-from ganforge_plugins.semantic import SemanticAgreement
+from ganforge_plugins.metrics import ColorfulnessDelta
+from ganforge_plugins.semantic import FrechetDistanceMobileNet, SemanticAgreement, frechet_distance
 
 from .helpers import checkpoint
 
@@ -92,3 +96,56 @@ def test_eval_reports_cast_and_agreement_beside_the_baselines_and_records_the_we
     assert set(result["metrics"]["gray (no color)"]) >= {"semantic_agreement", "color_cast"}
     assert result["metrics"]["gray (no color)"]["color_cast"] == pytest.approx(0.0, abs=0.5)
     assert len(result["metric_details"]["semantic_agreement"]["weights_sha256"]) == 64
+
+
+def scipy_frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The textbook computation (FID's reference code): the matrix square root of the covariance product."""
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((40, 6), (50, 6)), ((12, 20), (9, 20))], ids=["full-rank", "fewer-images-than-features"])
+def test_the_frechet_distance_matches_the_scipy_computation(shape_a, shape_b):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=shape_a)
+    b = rng.normal(size=shape_b) * 1.5 + 0.3
+    expected = scipy_frechet_distance(a, b)
+    assert frechet_distance(torch.from_numpy(a), torch.from_numpy(b)) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(torch.from_numpy(a), torch.from_numpy(a)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="at least two feature vectors"):
+        frechet_distance(torch.from_numpy(a[:1]), torch.from_numpy(b))
+
+
+def test_fd_mobilenet_is_zero_for_the_originals_grows_with_the_damage_and_records_the_weights(classifier_weights):
+    metric = FrechetDistanceMobileNet(weights=str(classifier_weights), size=64)
+    truth = torch.rand(8, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    gray = truth.mean(1, keepdim=True)
+    distances = [float(metric(EvalBatch(gray, prediction, truth))) for prediction in (truth, 0.7 * truth + 0.3 * gray, gray.expand(-1, 3, -1, -1))]
+    assert distances[0] == pytest.approx(0.0, abs=1e-6)
+    assert distances[0] < distances[1] < distances[2]
+    assert metric.per_image is False and not metric.higher_is_better
+    assert len(metric.details()["weights_sha256"]) == 64
+    assert math.isnan(float(FrechetDistanceMobileNet()(EvalBatch(gray, truth, truth))))  # no weights: not computed
+
+
+def test_colorfulness_delta_is_the_gap_between_mean_colorfulness_of_colorizations_and_originals():
+    truth = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    gray = truth.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+    delta = ColorfulnessDelta()
+    assert float(delta(EvalBatch(gray[:, :1], truth, truth))) == pytest.approx(0.0, abs=1e-5)
+    expected = float((colorfulness(truth).mean() - colorfulness(gray).mean()).abs())
+    assert float(delta(EvalBatch(gray[:, :1], gray, truth))) == pytest.approx(expected) and expected > 10
+
+
+def test_eval_reports_set_level_metrics_as_one_number_without_per_image_values(classifier_weights, tmp_path):
+    model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
+    out = tmp_path / "evaluation"
+    argv = ["eval", str(model), "--data", "builtin:samples", "--size", "64", "-o", str(out), "--metrics", "auc", "fd_mobilenet",
+            "colorfulness_delta", "--metric-option", f"fd_mobilenet.weights={classifier_weights}", "--metric-option", "fd_mobilenet.size=64"]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads((out / "metrics.json").read_text())
+    for row in ("model", "gray (no color)", "mean color"):
+        assert result["metrics"][row]["fd_mobilenet"] > 0 and result["metrics"][row]["colorfulness_delta"] >= 0
+    assert set(result["per_image"]) == {"auc"}
+    assert len(result["metric_details"]["fd_mobilenet"]["weights_sha256"]) == 64

@@ -180,6 +180,26 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_turing(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .turing import SCORES_FILE, score_answers, scores_table, write_test
+
+    out = Path(args.output)
+    if args.score:
+        if args.inputs or args.data:
+            raise UsageError("--score reads answers files: give it without models or --data (-o: the folder the test page is in)")
+        print(scores_table(score_answers(out, [Path(p) for p in args.score])))
+        print(f"{PROG}: fooling rate: the share of pairs where the colorization was picked as real (50 % = indistinguishable)")
+        print(f"{PROG}: wrote {out / SCORES_FILE}")
+        return 0
+    if not args.data:
+        raise UsageError("the test needs --data SOURCE: the color photos to show beside their colorizations")
+    page = write_test(args.inputs, args.data, out, size=args.size, count=args.images, seconds=args.seconds, seed=args.seed, upscale=args.upscale)
+    print(f"{PROG}: wrote {page}: send it to participants; score their downloaded answers with: ganforge turing --score FILES... -o {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -274,6 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation_options(compare, size=128, images=32)
     _add_threads_option(compare)
     compare.set_defaults(run=_cmd_compare)
+
+    turing = sub.add_parser("turing", help="a page on which people judge real versus colorized photos (Zhang et al.'s test), and its scoring")
+    turing.add_argument(
+        "inputs", nargs="*", metavar="CHECKPOINT_OR_FOLDER",
+        help="checkpoints ('default', .safetensors, Hub ids) and/or folders of any tool's colorizations of --data",
+    )  # fmt: skip
+    turing.add_argument("--data", metavar="SOURCE", help="the color photos: shown as the real ones, made gray for the models")
+    turing.add_argument("-o", "--output", default="turing", metavar="DIR", help="where turing.html and key.json go, and --score reads the key (default ./turing)")
+    turing.add_argument("--score", nargs="+", metavar="ANSWERS", help="score these answers files downloaded from the page: fooling rate per model")
+    turing.add_argument("--images", type=at_least(1), default=40, metavar="N", help="photos per model (default 40)")
+    turing.add_argument("--size", type=at_least(16), default=256, metavar="PX", help="show PX x PX center crops (default 256)")
+    turing.add_argument("--seconds", type=positive, default=1.0, metavar="S", help="how long each pair is shown (default 1, as in Zhang et al.)")
+    turing.add_argument("--seed", type=int, default=0, help="the order of the pairs and sides (default 0)")
+    turing.add_argument("--upscale", action="store_true", help="enlarge photos smaller than --size instead of refusing them")
+    _add_threads_option(turing)
+    turing.set_defaults(run=_cmd_turing)
     return parser
 
 

@@ -67,7 +67,7 @@ class Contender:
         return self.colorizer is not None or self.is_predictions
 
 
-def _labels(paths: list[Path]) -> list[str]:
+def contender_labels(paths: list[Path]) -> list[str]:
     """File stems and folder names (a checkpoint named model.safetensors is called after its run folder), made unique."""
     labels, seen = [], {}
     for path in paths:
@@ -132,7 +132,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     for path in paths:
         if not path.exists():
             raise UsageError(f"'{path}' is neither a recipe file, a checkpoint nor a folder of colorizations")
-    contenders = [Contender(label, path) for label, path in zip(_labels(paths), paths)]
+    contenders = [Contender(label, path) for label, path in zip(contender_labels(paths), paths)]
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 

@@ -157,7 +157,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             temperature=args.temperature, **common,
         )  # fmt: skip
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
-    print(Table(evaluation.table, higher_is_better=metric_directions(args.metrics), baselines=(GRAY, MEAN_COLOR)).markdown())
+    print(Table(evaluation.table, baselines=(GRAY, MEAN_COLOR), **metric_directions(args.metrics)).markdown())
     for note in evaluation.notes:
         print(f"{PROG}: note: {note}")
     print(f"{PROG}: wrote {Path(args.output) / 'metrics.json'} and {Path(args.output) / 'grid.png'}")

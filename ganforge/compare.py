@@ -158,7 +158,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     sections, results, loaded, details = [], {}, {}, {}
     for index, spec in enumerate(sources):
         images = loaded[spec] = load_eval_images(spec, size=options.size, count=options.images, upscale=options.upscale)
-        table = Table({}, {c.label: c.error for c in contenders if c.error}, directions, (GRAY, MEAN_COLOR))
+        table = Table({}, {c.label: c.error for c in contenders if c.error}, baselines=(GRAY, MEAN_COLOR), **directions)
         columns: dict[str, torch.Tensor] = {}
         for contender in working:
             first = not columns  # the first model evaluated also scores the baselines, once for all

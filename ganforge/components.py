@@ -133,6 +133,7 @@ class Metric(ABC):
     needs_truth: bool = True
     needs_samples: bool = False
     higher_is_better: bool = True
+    ideal: float | None = None  # the best value when that is neither the highest nor the lowest (a ratio's 1)
     per_image: bool = True
 
     @abstractmethod

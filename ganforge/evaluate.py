@@ -179,9 +179,14 @@ def parse_metric_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
     return options
 
 
-def metric_directions(names: list[str] | None) -> dict[str, bool]:
-    """Whether a higher value is better, per metric: how tables pick their best row."""
-    return {name: metric.higher_is_better for name, metric in select_metrics(names).items()}
+def metric_directions(names: list[str] | None) -> dict[str, Any]:
+    """How tables pick their best row, as :class:`~ganforge.report.Table` arguments: whether a higher value is
+    better, per metric, and the ideal value of those best at neither end."""
+    chosen = select_metrics(names)
+    return {
+        "higher_is_better": {name: metric.higher_is_better for name, metric in chosen.items()},
+        "ideal": {name: metric.ideal for name, metric in chosen.items() if metric.ideal is not None},
+    }
 
 
 def score(metrics: dict[str, Metric], batch: EvalBatch) -> dict[str, torch.Tensor]:

@@ -30,6 +30,7 @@ class Table:
     failed: dict[str, str] = field(default_factory=dict)
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     baselines: tuple[str, ...] = ()
+    ideal: dict[str, float] = field(default_factory=dict)  # metrics best at a value, neither highest nor lowest
 
     @property
     def columns(self) -> list[str]:
@@ -40,13 +41,16 @@ class Table:
         return list(seen)
 
     def best(self, column: str) -> str | None:
-        """The non-baseline row with the best value in ``column`` (by the metric's direction)."""
+        """The non-baseline row with the best value in ``column``: the closest to its ideal value if it has one,
+        else the highest or lowest by its direction."""
         candidates = {
             row: values[column] for row, values in self.rows.items()
             if row not in self.baselines and not math.isnan(values.get(column, math.nan))
         }  # fmt: skip
         if len(candidates) < 2:
             return None
+        if column in self.ideal:
+            return min(candidates, key=lambda row: abs(candidates[row] - self.ideal[column]))
         pick = max if self.higher_is_better.get(column, True) else min
         return pick(candidates, key=candidates.__getitem__)
 

@@ -52,6 +52,8 @@ class Colorfulness(Metric):
 class ColorfulnessRatio(Metric):
     """Colorfulness of the colorizations over that of the originals (1 = as colorful; its mean is the set's ratio)."""
 
+    ideal = 1.0
+
     def __call__(self, batch: EvalBatch) -> torch.Tensor:
         return metrics.colorfulness(batch.prediction) / metrics.colorfulness(batch.truth).mean().clamp_min(1e-6)
 
@@ -78,7 +80,7 @@ class ColorCast(Metric):
 class ColorCastB(Metric):
     """Mean b* of the colorization where the original is near-neutral: > 0 yellow/sepia cast, < 0 blue."""
 
-    higher_is_better = False
+    ideal = 0.0
 
     def __call__(self, batch: EvalBatch) -> torch.Tensor:
         return metrics.neutral_cast(batch.prediction, batch.truth)[0]

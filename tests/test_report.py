@@ -11,6 +11,7 @@ import pytest
 from ganforge.colormath import GRAY_CONVERSIONS
 from ganforge.browser import find_browser, rendered_dom, screenshot
 from ganforge.compare import CompareOptions, compare
+from ganforge.evaluate import metric_directions
 from ganforge.report import Table
 from ganforge.tracking import read_metrics
 
@@ -71,6 +72,14 @@ def test_table_bolds_the_best_model_by_the_metrics_direction():
                   higher_is_better={"err": False}, baselines=("gray",))  # fmt: skip
     assert table.best("auc") == "b" and table.best("err") == "b"
     assert "| b | **0.700** | **2.000** |" in table.markdown()
+
+
+def test_a_metric_with_an_ideal_value_bolds_the_model_closest_to_it():
+    rows = {"a": {"colorfulness_ratio": 1.30, "color_cast_b": -6.9}, "b": {"colorfulness_ratio": 0.85, "color_cast_b": 2.0}}
+    directions = metric_directions(["colorfulness_ratio", "color_cast_b"])
+    assert directions["ideal"] == {"colorfulness_ratio": 1.0, "color_cast_b": 0.0}
+    table = Table(rows, **directions)
+    assert table.best("colorfulness_ratio") == "b" and table.best("color_cast_b") == "b"  # not the highest, not the lowest
 
 
 needs_browser = pytest.mark.skipif(

@@ -126,13 +126,18 @@ def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: 
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .checkpoint import export_for_inference
+    from .checkpoint import export_for_inference, read_checkpoint
+    from .model_card import evaluation_results, write_model_card
 
+    results = evaluation_results(args.metrics_from) if args.metrics_from else None  # a bad file fails before anything is written
     out = export_for_inference(
         args.checkpoint, args.output, args.temperature, half=args.half, confidence_temperature=args.confidence_temperature
     )
     before, after = Path(args.checkpoint).stat().st_size, out.stat().st_size
     print(f"{PROG}: wrote {out} ({after / 2**20:.1f} MiB, from {before / 2**20:.1f} MiB)")
+    if not args.no_card:
+        card = write_model_card(read_checkpoint(out), args.license, results, Path(args.metrics_from).name if args.metrics_from else "")
+        print(f"{PROG}: wrote {card} (model card)" if card else f"{PROG}: kept {out.parent / 'README.md'}, which is not a ganforge model card")
     return 0
 
 
@@ -254,13 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "reset at scene cuts (0 = off, default 0.7)")
     colorize.set_defaults(run=_cmd_colorize)
 
-    export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present), to ship")
+    export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present) and its model card, to ship")
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
     export.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
     export.add_argument("--temperature", type=positive, metavar="T", help="classification models: the default annealed-mean temperature")
     export.add_argument("--confidence-temperature", type=positive, metavar="T",
                         help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)")
     export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
+    export.add_argument("--license", default="apache-2.0", metavar="ID", help="the weights' licence in the model card, a Hub licence id (default apache-2.0)")
+    export.add_argument("--metrics-from", metavar="METRICS_JSON", help="put this ganforge eval/compare metrics.json into the model card")
+    export.add_argument("--no-card", action="store_true", help="do not write README.md (the model card) beside the weights")
     export.set_defaults(run=_cmd_export)
 
     evaluate = sub.add_parser(

@@ -287,13 +287,15 @@ DEFAULT_MODEL = Path(__file__).parent / "models" / "default.safetensors"  # prov
 
 
 def resolve_checkpoint(path_or_repo: str | Path) -> Path:
-    """``"default"`` (the model shipped in the package), a local file, or ``owner/name`` on the
-    Hugging Face Hub (its ``model.safetensors``; cached, works offline)."""
+    """``"default"`` (the model shipped in the package), a local file or folder (its ``model.safetensors``),
+    or ``owner/name`` on the Hugging Face Hub (its ``model.safetensors``; cached, works offline)."""
     if str(path_or_repo) == DEFAULT and not Path(DEFAULT).exists():
         if not DEFAULT_MODEL.is_file():
             raise UsageError(f"the default model is missing from this installation ({DEFAULT_MODEL}); reinstall ganforge")
         return DEFAULT_MODEL
     path = Path(path_or_repo)
+    if path.is_dir():
+        return model_in_folder(path)
     if path.exists() or path.suffix == ".safetensors" or str(path_or_repo).count("/") != 1:
         return path
     from huggingface_hub import hf_hub_download
@@ -308,8 +310,20 @@ def resolve_checkpoint(path_or_repo: str | Path) -> Path:
         ) from None
 
 
+def model_in_folder(folder: Path) -> Path:
+    """The weights in a local folder laid out like a Hub model repository (``ganforge export`` writes one)."""
+    if (folder / HUB_FILENAME).is_file():
+        return folder / HUB_FILENAME
+    found = sorted(folder.glob("*.safetensors"))
+    if len(found) == 1:
+        return found[0]
+    listed = ", ".join(p.name for p in found) if found else "none"
+    raise UsageError(f"folder '{folder}' holds no {HUB_FILENAME} (.safetensors files: {listed}); name the checkpoint file itself")
+
+
 def load(path_or_repo: str | Path = DEFAULT) -> Colorizer:
-    """Load a ganforge checkpoint (``"default"``, a ``.safetensors`` file or a Hub repo id) into a :class:`Colorizer`.
+    """Load a ganforge checkpoint (``"default"``, a ``.safetensors`` file, a folder holding ``model.safetensors``
+    as ``ganforge export`` leaves it, or a Hub repo id) into a :class:`Colorizer`.
 
     >>> import ganforge, numpy as np
     >>> colorizer = ganforge.load(ganforge_checkpoint)  # a checkpoint written by ganforge train

@@ -54,7 +54,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .colorize import load
-    from .colorize_files import ColorizeOptions, colorize_files
+    from .colorize_files import ColorizeOptions, ColorizeReport, colorize_files
+    from .processes import launched_processes, process_state
     from .video import VideoOptions
 
     options = ColorizeOptions(
@@ -68,8 +69,20 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         video=VideoOptions(batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing),
     )
     checkpoint, inputs = split_checkpoint(args.inputs)
-    report = colorize_files(load(checkpoint), [Path(p) for p in inputs], Path(args.output), options)
-    notes = [f"wrote {len(report.written)} file(s)"]
+    colorizer, shard = load(checkpoint), (0, 1)
+    if launched_processes() > 1:  # accelerate launch: each process takes its share of the files
+        state = process_state()
+        colorizer.to(state.device)
+        shard = (state.process_index, state.num_processes)
+    report = colorize_files(colorizer, [Path(p) for p in inputs], Path(args.output), options, shard)
+    if shard[1] > 1:
+        from accelerate.utils import gather_object
+
+        reports = gather_object([report])
+        if shard[0] > 0:
+            return 0
+        report = ColorizeReport.merge(reports)
+    notes = [f"wrote {len(report.written)} file(s)" + (f" on {shard[1]} processes" if shard[1] > 1 else "")]
     if report.skipped_existing:
         notes.append(f"skipped {report.skipped_existing} existing (use --overwrite)")
     if report.unreadable:

@@ -3,7 +3,9 @@
 Folders are walked recursively and mirrored under the output folder; an output
 that already exists is skipped unless ``overwrite`` (so an interrupted run
 resumes); every file is written under a temporary name and renamed, so a
-failure never leaves a partial image behind.
+failure never leaves a partial image behind. Launched on several processes
+(``accelerate launch -m ganforge colorize``), each process takes every n-th
+file of the sorted list, so each file is written by exactly one of them.
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ class ColorizeReport:
     unreadable: list[str] = field(default_factory=list)
     color_inputs: int = 0
     video_notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def merge(cls, reports: list[ColorizeReport]) -> ColorizeReport:
+        """One report for the shares of several processes."""
+        return cls(
+            [path for r in reports for path in r.written], sum(r.skipped_existing for r in reports),
+            [name for r in reports for name in r.unreadable], sum(r.color_inputs for r in reports),
+            [note for r in reports for note in r.video_notes],
+        )  # fmt: skip
 
 
 def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
@@ -120,10 +131,15 @@ def _variant(path: Path, tag: str, suffix: str | None = None) -> Path:
     return path.with_name(f"{path.stem}_{tag}{suffix or path.suffix}")
 
 
-def colorize_files(colorizer: Colorizer, inputs: list[Path], output: Path, options: ColorizeOptions) -> ColorizeReport:
+def colorize_files(
+    colorizer: Colorizer, inputs: list[Path], output: Path, options: ColorizeOptions, shard: tuple[int, int] = (0, 1)
+) -> ColorizeReport:
+    """Colorize ``inputs`` into ``output``; ``shard = (index, count)``: this process's share of several."""
     jobs = plan_jobs(inputs, output)
     if not jobs:
         raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+    index, count = shard
+    jobs = jobs[index::count]
     if options.samples and not colorizer.noise_dim:
         raise UsageError("--samples needs a model with a noise input (e.g. one trained from recipes/diverse.yaml)")
     if (options.confidence or options.desaturate_below is not None) and not colorizer.has_confidence:
@@ -135,7 +151,7 @@ def colorize_files(colorizer: Colorizer, inputs: list[Path], output: Path, optio
         "size": options.size, "temperature": options.temperature, "desaturate_below": options.desaturate_below,
         "upsample": options.upsample,
     }  # fmt: skip
-    for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2):
+    for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2 or index > 0):
         if target.exists() and not options.overwrite:
             report.skipped_existing += 1
             continue

@@ -50,6 +50,7 @@ from .errors import GanforgeError, RecipeError, UsageError
 from .phases import GENERATOR, Phase, apply_lr_scale, build_adversaries, generator_parameter_groups, plan_phases
 from .plots import plot_loss_curves, sample_grid, save_image
 from .plugins import get_plugin_manager
+from .processes import distributed_without_accelerator
 from .resume import (
     EMA_STATE,
     UNPICKLE_ERRORS,
@@ -120,17 +121,6 @@ def _check_training_options(recipe: Recipe) -> None:
         raise RecipeError(f"recipe key 'train.mixed_precision' must be one of {choices} (or left unset), got '{train.mixed_precision}'")
     if not 0.0 <= train.ema < 1.0:
         raise RecipeError(f"recipe key 'train.ema' must be in [0, 1) (0 disables the average), got {train.ema}")
-
-
-def _distributed_without_accelerator() -> bool:
-    """``accelerate launch --multi_gpu`` on a machine with no accelerator: run the processes on CPU over gloo.
-
-    Accelerate only forms a CPU process group when asked for the CPU explicitly,
-    so without this the launched processes would each train alone.
-    """
-    has_accelerator = getattr(torch, "accelerator", None)
-    available = has_accelerator.is_available() if has_accelerator else torch.cuda.is_available()
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not available
 
 
 def _start_from_checkpoint(generator: torch.nn.Module, source: str) -> None:
@@ -210,7 +200,7 @@ class Trainer:
         # a sweep) must be free to choose other ones. The process group (PartialState) is kept.
         AcceleratorState._reset_state(reset_partial_state=False)
         self.accelerator = Accelerator(
-            cpu=_distributed_without_accelerator(),
+            cpu=distributed_without_accelerator(),
             # parameters idle in some step (a frozen stage, a latent path) must be announced to DDP
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=_leaves_parameters_unused(recipe))],
             mixed_precision=recipe.train.mixed_precision,

@@ -76,3 +76,34 @@ def test_every_phase_shape_trains_on_two_processes(recipe, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "state" / "step-00000004" / "trainer.json").read_text())["num_processes"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="the accelerate launcher is not on PATH")
+def test_accelerate_launch_colorizes_a_folder_on_two_processes_each_file_once(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from .helpers import checkpoint
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = ["a.png", "b.png", "c.png", "sub/d.png", "sub/e.png"]
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (20, 28), dtype=np.uint8), "L").save(photos / name)
+    model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
+    launch = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+              "--dynamo_backend", "no", "-m", "ganforge", "colorize", str(model), str(photos), "-o", str(tmp_path / "two")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(launch, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("ganforge: wrote 5 file(s) on 2 processes") == 1  # one summary, for both shares
+    single = subprocess.run(["ganforge", "colorize", str(model), str(photos), "-o", str(tmp_path / "one")],
+                            capture_output=True, text=True, env=env, timeout=600, check=False)  # fmt: skip
+    assert single.returncode == 0, single.stderr[-3000:]
+    for name in names:  # every file written, once, and as one process would write it
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "two" / name)), np.asarray(Image.open(tmp_path / "one" / name)))
+    assert sorted(str(p.relative_to(tmp_path / "two")) for p in (tmp_path / "two").rglob("*") if p.is_file()) == names
+    again = subprocess.run(launch, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert again.returncode == 0 and "skipped 5 existing" in again.stdout  # resumable as on one process

@@ -17,6 +17,10 @@
    independent colorization (``--smoothing 0``), for the random-weight realtime
    model and for the trained default model.
 4. Peak resident memory of a fresh process colorizing a 6000x4000 (24 MP) photo.
+5. PyTorch against ONNX Runtime (``ganforge export --format onnx``) for the default and
+   the realtime models: generator frames per second at 256x256 batch 1, the whole
+   ``Colorizer`` call, and the largest difference between their outputs (target < 1e-3).
+   ``--onnx-only`` runs just this part.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import torch
 import ganforge
 from ganforge.build import build_color_space, build_generator
 from ganforge.colorize import Colorizer
+from ganforge.components import Prediction
 from ganforge.checkpoint import save_checkpoint
 from ganforge.config import load_recipe
 from ganforge.plugins import get_registries
@@ -124,12 +129,43 @@ def chroma_flicker(path: Path) -> float:
     return float(flicker(chroma, luma))
 
 
+def onnx_comparison(realtime_checkpoint: Path, tmp: Path, seconds: float) -> None:
+    """Section 5: the same models on both backends, side by side."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("PyTorch vs ONNX Runtime: skipped (pip install 'ganforge[onnx]')")
+        return
+    from ganforge.onnx_backend import export_onnx
+
+    photo = (np.random.default_rng(0).random((256, 256)) * 255).astype(np.uint8)
+    print(f"{'model, 256x256':<26} {'backend':<12} {'generator fps b1':>16} {'whole call fps':>15} {'max |diff|':>11}")
+    for label, checkpoint in (("default", "default"), ("realtime (random weights)", str(realtime_checkpoint))):
+        onnx_file = export_onnx(checkpoint, tmp / f"{Path(checkpoint).stem}.onnx")
+        backends = {"torch": ganforge.load(checkpoint), "onnxruntime": ganforge.load(onnx_file)}
+        gray = backends["torch"]._working(torch.from_numpy(photo / 255.0).float()[None, None], 256)
+        with torch.inference_mode():
+            outputs = {name: colorizer.generator(gray) for name, colorizer in backends.items()}
+        difference = float((Prediction.wrap(outputs["torch"]).target - outputs["onnxruntime"].target).abs().max())
+        for name, colorizer in backends.items():
+            generator_fps = fps(lambda x, c=colorizer: c.generator(x.contiguous()), 1, seconds)
+            print(f"{label:<26} {name:<12} {generator_fps:16.1f} {calls_per_second(colorizer, photo, seconds):15.1f} "
+                  f"{difference if name == 'onnxruntime' else 0:11.1e}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
+    parser.add_argument("--onnx-only", action="store_true", help="only section 5: PyTorch against ONNX Runtime")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.onnx_only:
+        recipe = load_recipe(REPO / "recipes" / "realtime.yaml")
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = save_checkpoint(Path(tmp) / "realtime.safetensors", recipe, build_generator(recipe, build_color_space(recipe)).state_dict())
+            onnx_comparison(checkpoint, Path(tmp), args.seconds)
+        return
 
     recipe = load_recipe(REPO / "recipes" / "realtime.yaml")
     color_space = build_color_space(recipe)
@@ -191,6 +227,7 @@ def main() -> None:
                   f"{flicker['0']:.3f} ({flicker['0'] / flicker['0.7']:.2f}x steadier)")  # fmt: skip
         peak = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(checkpoint)], capture_output=True, text=True, check=True)
         print(f"24 MP photo (6000x4000): peak RSS {float(peak.stdout.strip()):.2f} GiB (target < 2 GiB)")
+        onnx_comparison(checkpoint, Path(tmp), args.seconds)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         video=VideoOptions(batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing),
     )
     checkpoint, inputs = split_checkpoint(args.inputs)
-    colorizer, shard = load(checkpoint), (0, 1)
+    colorizer, shard = load(checkpoint, backend=args.backend), (0, 1)
     if launched_processes() > 1:  # accelerate launch: each process takes its share of the files
         state = process_state()
         colorizer.to(state.device)
@@ -96,15 +96,16 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
 
 
 def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
-    """``[CHECKPOINT] INPUT...``: the first argument is a checkpoint if it is a .safetensors file, 'default',
+    """``[CHECKPOINT] INPUT...``: the first argument is a checkpoint if it is a .safetensors or .onnx file, 'default',
     or an ``owner/name`` Hub id that is not a local path; otherwise every argument is an input."""
     from pathlib import Path
 
     first = arguments[0]
-    if len(arguments) == 1 and first.endswith(".safetensors"):
+    is_model_file = first.endswith((".safetensors", ".onnx"))
+    if len(arguments) == 1 and is_model_file:
         raise UsageError(f"'{first}' names a checkpoint but no INPUT follows it; add the pictures to colorize")
     is_hub_id = first.count("/") == 1 and not Path(first).exists() and not Path(first).suffix
-    if len(arguments) > 1 and (first.endswith(".safetensors") or first == "default" or is_hub_id):
+    if len(arguments) > 1 and (is_model_file or first == "default" or is_hub_id):
         return first, arguments[1:]
     return "default", arguments
 
@@ -142,6 +143,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import export_for_inference, read_checkpoint
     from .model_card import evaluation_results, write_model_card
 
+    if args.format == "onnx":
+        from .onnx_backend import export_onnx
+
+        if args.half or args.confidence_temperature is not None or args.metrics_from:
+            raise UsageError("--half, --confidence-temperature and --metrics-from apply to --format safetensors")
+        out = export_onnx(args.checkpoint, args.output, temperature=args.temperature, static_size=args.static_size)
+        print(f"{PROG}: wrote {out} ({out.stat().st_size / 2**20:.1f} MiB; run it with ganforge colorize {out} ... or ganforge.load('{out}'))")
+        return 0
+    if args.static_size:
+        raise UsageError("--static-size applies to --format onnx")
     results = evaluation_results(args.metrics_from) if args.metrics_from else None  # a bad file fails before anything is written
     out = export_for_inference(
         args.checkpoint, args.output, args.temperature, half=args.half, confidence_temperature=args.confidence_temperature
@@ -267,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     colorize.add_argument("--batch-size", type=at_least(1), default=8, metavar="N", help="video frames per batch (default 8)")
     colorize.add_argument("--realtime", action="store_true", help="video: bound the working resolution to keep up with playback")
+    colorize.add_argument(
+        "--backend", choices=("torch", "onnxruntime"),
+        help="run the generator on PyTorch or ONNX Runtime (default: by the checkpoint's suffix, .onnx = onnxruntime)",
+    )  # fmt: skip
     colorize.add_argument("--smoothing", type=between(0, 1, high_open=True), default=0.7, metavar="W",
                           help="video: weight of the previous frame's chroma where the picture is still; "
                           "reset at scene cuts (0 = off, default 0.7)")
@@ -282,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--license", default="apache-2.0", metavar="ID", help="the weights' licence in the model card, a Hub licence id (default apache-2.0)")
     export.add_argument("--metrics-from", metavar="METRICS_JSON", help="put this ganforge eval/compare metrics.json into the model card")
     export.add_argument("--no-card", action="store_true", help="do not write README.md (the model card) beside the weights")
+    export.add_argument("--format", choices=("safetensors", "onnx"), default="safetensors", help="safetensors (default) or onnx: the generator alone, for ONNX Runtime")
+    export.add_argument("--static-size", type=at_least(16), metavar="PX", help="--format onnx: fix the input at 1 x 1 x PX x PX (default: dynamic batch and size)")
     export.set_defaults(run=_cmd_export)
 
     evaluate = sub.add_parser(

@@ -10,6 +10,7 @@ model's resolution and colors stop at edges.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,13 @@ from PIL import Image
 from torch import nn
 
 from .build import build_color_space, build_generator
-from .checkpoint import check_weights_fit, read_checkpoint
+from .checkpoint import MEAN_CHROMA, check_weights_fit, read_checkpoint
 from .colormath import gray_with_chroma, rgb_to_lab, to_gray
 from .components import ColorSpace, Prediction
 from .config import Recipe
 from .errors import UsageError
 from .images import normalise_mode, to_pil, to_tensor
+from .onnx_backend import OnnxRuntimeGenerator, load_onnx
 from .upsample import upsample_chroma
 
 # Confidence is the chance that the true color lies within CONFIDENCE_RADIUS ab units of the color shown:
@@ -52,6 +54,7 @@ class Colorizer:
         self.recipe = recipe
         self.noise_dim = int(getattr(generator, "noise_dim", 0))
         self.mean_chroma = mean_chroma  # the training data's average a*b*, when the checkpoint carries it
+        self.backend = "onnxruntime" if isinstance(generator, OnnxRuntimeGenerator) else "torch"
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, prefer_ema: bool = True) -> Colorizer:
@@ -72,6 +75,13 @@ class Colorizer:
         generator.load_state_dict(weights)
         return cls(generator, color_space, checkpoint.recipe, mean_chroma=checkpoint.mean_chroma)
 
+    @classmethod
+    def from_onnx(cls, path: str | Path) -> Colorizer:
+        """A colorizer whose generator runs on ONNX Runtime, from a model ``ganforge export --format onnx`` wrote."""
+        generator, recipe, metadata = load_onnx(path)
+        mean_chroma = tuple(json.loads(metadata[MEAN_CHROMA])) if MEAN_CHROMA in metadata else None
+        return cls(generator, build_color_space(recipe), recipe, mean_chroma=mean_chroma)  # type: ignore[arg-type]
+
     def __repr__(self) -> str:
         parameters = sum(p.numel() for p in self.generator.parameters())
         generator = self.recipe.generator
@@ -84,7 +94,8 @@ class Colorizer:
 
     @property
     def device(self) -> torch.device:
-        return next(self.generator.parameters()).device
+        parameter = next(self.generator.parameters(), None)
+        return torch.device("cpu") if parameter is None else parameter.device
 
     @property
     def has_confidence(self) -> bool:
@@ -94,10 +105,15 @@ class Colorizer:
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.generator.parameters()).dtype
+        parameter = next(self.generator.parameters(), None)
+        return torch.float32 if parameter is None else parameter.dtype
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> Colorizer:
         """Move the model, e.g. ``to("cuda", torch.bfloat16)``; color math stays in float32."""
+        if self.backend == "onnxruntime":
+            if (device is not None and torch.device(device).type != "cpu") or dtype not in (None, torch.float32):
+                raise UsageError("the ONNX Runtime backend runs on the CPU in float32; load the .safetensors checkpoint for other devices")
+            return self
         self.generator.to(device=device, dtype=dtype)
         return self
 
@@ -119,6 +135,8 @@ class Colorizer:
 
     def compile(self, **options: Any) -> Colorizer:
         """``torch.compile`` the generator (the first call then takes a while; later ones run faster)."""
+        if self.backend == "onnxruntime":
+            raise UsageError("compile() is for the PyTorch backend; ONNX Runtime optimises the graph itself")
         self.generator = torch.compile(self.generator, **options)
         return self
 
@@ -248,6 +266,8 @@ class Colorizer:
             ab = torch.stack([rgb_to_lab(self._rgb_at(gray_input, z))[:, 1:] for z in noises])
             near = (ab - ab.mean(0)).pow(2).sum(2, keepdim=True) <= CONFIDENCE_RADIUS**2
             confidence = near.float().mean(0)
+        elif self.backend == "onnxruntime":
+            raise UsageError("on the ONNX Runtime backend only noise models give a confidence; load the .safetensors checkpoint")
         else:
             raise UsageError(
                 "this model gives no confidence: it neither classifies colors (generator 'zhang') nor takes noise"
@@ -269,6 +289,15 @@ class Colorizer:
         if temperature is None:
             yield
             return
+        if self.backend == "onnxruntime":
+            fixed = self.generator.fixed_temperature
+            if fixed is None or abs(temperature - fixed) > 1e-9:
+                raise UsageError(
+                    f"an ONNX model decodes at the temperature it was exported with ({fixed}); export it again with "
+                    "ganforge export --format onnx --temperature T, or use the .safetensors checkpoint"
+                )
+            yield
+            return
         if not hasattr(self.generator, "temperature"):
             raise UsageError("temperature applies to classification models (generator 'zhang') only")
         if temperature <= 0:
@@ -282,6 +311,7 @@ class Colorizer:
 
 
 HUB_FILENAME = "model.safetensors"
+BACKENDS = ("torch", "onnxruntime")
 DEFAULT = "default"
 DEFAULT_MODEL = Path(__file__).parent / "models" / "default.safetensors"  # provenance: models/README.md
 
@@ -321,9 +351,12 @@ def model_in_folder(folder: Path) -> Path:
     raise UsageError(f"folder '{folder}' holds no {HUB_FILENAME} (.safetensors files: {listed}); name the checkpoint file itself")
 
 
-def load(path_or_repo: str | Path = DEFAULT) -> Colorizer:
+def load(path_or_repo: str | Path = DEFAULT, backend: str | None = None) -> Colorizer:
     """Load a ganforge checkpoint (``"default"``, a ``.safetensors`` file, a folder holding ``model.safetensors``
     as ``ganforge export`` leaves it, or a Hub repo id) into a :class:`Colorizer`.
+
+    ``backend``: ``"torch"`` (checkpoints) or ``"onnxruntime"`` (a ``.onnx`` file from
+    ``ganforge export --format onnx``); by default chosen by the file's suffix.
 
     >>> import ganforge, numpy as np
     >>> colorizer = ganforge.load(ganforge_checkpoint)  # a checkpoint written by ganforge train
@@ -331,4 +364,13 @@ def load(path_or_repo: str | Path = DEFAULT) -> Colorizer:
     >>> colorizer(gray).shape
     (48, 64, 3)
     """
-    return Colorizer.from_checkpoint(resolve_checkpoint(path_or_repo))
+    path = resolve_checkpoint(path_or_repo)
+    backend = backend or ("onnxruntime" if path.suffix == ".onnx" else "torch")
+    if backend not in BACKENDS:
+        raise UsageError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    if (backend == "onnxruntime") != (path.suffix == ".onnx"):
+        raise UsageError(
+            f"backend '{backend}' cannot load '{path}': ONNX Runtime runs .onnx files (make one with "
+            "ganforge export CHECKPOINT --format onnx -o model.onnx), PyTorch runs .safetensors checkpoints"
+        )
+    return Colorizer.from_onnx(path) if backend == "onnxruntime" else Colorizer.from_checkpoint(path)

@@ -229,6 +229,19 @@ def _cmd_turing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_app(args: argparse.Namespace) -> int:
+    from .app import start
+    from .colorize import load
+
+    page, url = start(load(args.checkpoint), args.host, args.port)
+    print(f"{PROG}: serving the colorizer on {url} (Ctrl+C to stop)")
+    try:
+        page.block_thread()
+    finally:
+        page.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -332,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation_options(compare, size=128, images=32)
     _add_threads_option(compare)
     compare.set_defaults(run=_cmd_compare)
+
+    app = sub.add_parser("app", help="a local web page to colorize photos and clips with a model (needs the app extra: Gradio)")
+    app.add_argument("checkpoint", nargs="?", default="default", help="a .safetensors or .onnx checkpoint, a folder or a Hub id (default: the shipped model)")
+    app.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
+    app.add_argument("--port", type=at_least(0), default=7860, help="the port (default 7860; 0: any free one)")
+    _add_threads_option(app)
+    app.set_defaults(run=_cmd_app)
 
     turing = sub.add_parser("turing", help="a page on which people judge real versus colorized photos (Zhang et al.'s test), and its scoring")
     turing.add_argument(

@@ -58,6 +58,8 @@ class DataConfig:
     val_images: int = 8
     crop_scale: list[float] = field(default_factory=lambda: [0.67, 1.0])  # training crops: share of the short side
     gray_augment: GrayAugmentConfig = field(default_factory=GrayAugmentConfig)
+    # read data.train (one hub: source) as a stream, each process its own share; nothing downloaded whole
+    streaming: bool = False
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from .components import ColorSpace
 from .config import GrayAugmentConfig
@@ -272,8 +272,12 @@ class ColorizationDataset(Dataset):
         except UnreadableImage as exc:
             log.warning("skipping unreadable image %s: %s", self.source.describe(index), exc)
             return None
+        return self.prepare(image, position, self.source.describe(index))
+
+    def prepare(self, image: Image.Image, position: int, name: str) -> dict[str, torch.Tensor] | None:
+        """The training pair of a decoded picture at ``position``; ``None`` (skipped) for a gray one."""
         if is_grayscale(image):
-            log.warning("skipping grayscale image %s (it would teach the model to output gray)", self.source.describe(index))
+            log.warning("skipping grayscale image %s (it would teach the model to output gray)", name)
             return None
         rgb = to_tensor(self._crop(image, position)).unsqueeze(0)
         gray, target = self.color_space.split(rgb)
@@ -340,6 +344,138 @@ def training_loader(
         # resumed run has just restored for the steps' noise and latent draws
         generator=torch.Generator().manual_seed(seed),
     )
+
+
+class StreamingColorizationDataset(ColorizationDataset, IterableDataset):
+    """Training pairs from a streamed Hub data set: nothing is downloaded whole.
+
+    Each process reads its own share of the stream (``datasets``'
+    ``split_dataset_by_node``: its own shards, or every ``world``-th record) in
+    an order shuffled per epoch within a buffer. Position ``p`` is this
+    process's ``p``-th record, so crops are drawn as in :class:`ColorizationDataset`,
+    and resuming at micro-batch ``start`` reads past the records already used
+    without decoding them.
+    """
+
+    def __init__(self, stream: Any, color_space: ColorSpace, size: int, seed: int, *, batch_size: int, start: int = 0,
+                 rank: int = 0, world: int = 1, shuffle_buffer: int = 1000, **options: Any) -> None:  # fmt: skip
+        from datasets.distributed import split_dataset_by_node
+
+        super().__init__(stream, color_space, size, seed, train=True, **options)
+        self.stream = split_dataset_by_node(stream.shuffle(seed=seed, buffer_size=shuffle_buffer), rank=rank, world_size=world)
+        self.first = start * batch_size
+
+    def __len__(self) -> int:
+        raise TypeError("a streamed data set has no length")
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        epoch = 0
+        while True:
+            self.stream.set_epoch(epoch)
+            empty = True
+            for record in self.stream:
+                empty = False
+                yield record
+            if empty:
+                raise UsageError("recipe key 'data.train': the streamed data set has no records")
+            epoch += 1
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor] | None]:
+        column = image_column(self.stream.features)
+        for position, record in enumerate(self._records()):
+            if position < self.first:
+                continue  # used before the run was interrupted: read past, not decoded
+            item = record[column]
+            name = item.get("path") or f"record {position}"
+            try:
+                image = open_image(item["bytes"] if item.get("bytes") else item["path"])
+            except UnreadableImage as exc:
+                log.warning("skipping unreadable image %s: %s", name, exc)
+                yield None
+                continue
+            yield self.prepare(image, position, name)
+
+
+def hub_stream(spec: str, key: str) -> Any:
+    """``hub:NAME[:split]`` as a ``datasets`` stream whose image column is left undecoded (ganforge decodes)."""
+    from datasets import Image as ImageFeature
+    from datasets import load_dataset
+
+    scheme, _, rest = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if scheme != "hub":
+        raise UsageError(f"{where(key)}: data.streaming reads one hub:NAME[:split] source, got {spec!r}")
+    name, _, split = rest.partition(":")
+    try:
+        stream = load_dataset(name, split=split or "train", streaming=True)
+    except Exception as exc:  # datasets raises many types for "not reachable / no such split"
+        raise UsageError(f"{where(key)}: cannot stream Hub dataset '{name}' (split '{split or 'train'}'): {type(exc).__name__}: {exc}") from None
+    column = image_column(stream.features or {})
+    if column is None:
+        raise UsageError(f"{where(key)}: Hub dataset '{name}' has no image column")
+    return stream.cast_column(column, ImageFeature(decode=False))
+
+
+def image_column(features: Any) -> str | None:
+    """The first image column of a ``datasets`` feature mapping."""
+    from datasets import Image as ImageFeature
+
+    return next((name for name, feature in features.items() if isinstance(feature, ImageFeature)), None)
+
+
+class ListSource:
+    """A few pictures held in memory, as an :class:`ImageSource` (the first records of a stream, for sample grids)."""
+
+    def __init__(self, pictures: list[tuple[str, Image.Image]]) -> None:
+        self.pictures = pictures
+
+    def __len__(self) -> int:
+        return len(self.pictures)
+
+    def load(self, index: int) -> Image.Image:
+        return self.pictures[index][1]
+
+    def describe(self, index: int) -> str:
+        return self.pictures[index][0]
+
+
+def stream_head(spec: str, key: str, count: int) -> ListSource:
+    """The first ``count`` readable pictures of a streamed ``hub:`` source; only those records are read."""
+    stream = hub_stream(spec, key)
+    column = image_column(stream.features)
+    pictures = []
+    for index, record in enumerate(stream):
+        item = record[column]
+        try:
+            pictures.append((item.get("path") or f"record {index}", open_image(item["bytes"] if item.get("bytes") else item["path"])))
+        except UnreadableImage:
+            continue
+        if len(pictures) == count:
+            break
+    if not pictures:
+        raise UsageError(f"{where(key)}: the streamed data set '{spec}' has no readable image")
+    return ListSource(pictures)
+
+
+def streaming_training_loader(
+    stream: Any,
+    color_space: ColorSpace,
+    *,
+    size: int,
+    batch_size: int,
+    seed: int,
+    start: int = 0,
+    rank: int = 0,
+    world: int = 1,
+    gray_augment: GrayAugmentConfig | None = None,
+    crop_scale: tuple[float, float] = (0.67, 1.0),
+) -> DataLoader:
+    """An endless loader of training batches from a stream, beginning at micro-batch ``start``.
+    Records are decoded in this process: a stream's order is only repeatable when one reader walks it."""
+    dataset = StreamingColorizationDataset(
+        stream, color_space, size, seed, batch_size=batch_size, start=start, rank=rank, world=world,
+        gray_augment=gray_augment, crop_scale=crop_scale,
+    )  # fmt: skip
+    return DataLoader(dataset, batch_size=batch_size, num_workers=0, collate_fn=collate)
 
 
 def validation_batch(source: ImageSource, color_space: ColorSpace, *, size: int, count: int) -> dict[str, Any]:

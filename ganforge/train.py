@@ -43,7 +43,7 @@ from .checkpoint import first_non_finite, load_weights, read_checkpoint, save_ch
 from .colorize import resolve_checkpoint
 from .components import GeneratorContext, GeneratorLoss, Prediction
 from .config import Recipe, load_recipe, recipe_to_yaml
-from .data import open_source, training_loader, validation_batch
+from .data import hub_stream, open_source, stream_head, streaming_training_loader, training_loader, validation_batch
 from .degrade import check_gray_augment
 from .ema import ExponentialMovingAverage
 from .errors import GanforgeError, RecipeError, UsageError
@@ -221,8 +221,14 @@ class Trainer:
         self.latent_dim = int(getattr(generator, "latent_dim", 0))
         self.phases = plan_phases(recipe, self.adversaries, self.latent_dim)
         self.total_steps = self.phases[-1].end
-        self.train_source = open_source(recipe.data.train, "data.train")
-        self.val_source = open_source(recipe.data.val, "data.val") if recipe.data.val else self.train_source
+        if recipe.data.streaming:
+            self.train_source = hub_stream(recipe.data.train, "data.train")
+            val = recipe.data.val or recipe.data.train
+            is_hub = isinstance(val, str) and val.startswith("hub:")
+            self.val_source = stream_head(val, "data.val", recipe.data.val_images) if is_hub else open_source(val, "data.val")
+        else:
+            self.train_source = open_source(recipe.data.train, "data.train")
+            self.val_source = open_source(recipe.data.val, "data.val") if recipe.data.val else self.train_source
         self.noise_dim = int(getattr(generator, "noise_dim", 0))
         self.step = 0
         self.skipped_images = 0
@@ -394,19 +400,15 @@ class Trainer:
     def _batches(self) -> Iterator[dict[str, Any]]:
         """Endless training batches from the current step on; pictures that fail to decode are counted."""
         data = self.recipe.data
-        loader = training_loader(
-            self.train_source,
-            self.color_space,
-            size=data.size,
-            batch_size=data.batch_size,
-            seed=self.recipe.seed,
-            num_workers=data.num_workers,
-            gray_augment=data.gray_augment,
-            crop_scale=tuple(data.crop_scale),
-            start=self.step * self.recipe.train.gradient_accumulation,
-            rank=self.accelerator.process_index,
-            world=self.accelerator.num_processes,
-        )
+        common = dict(
+            size=data.size, batch_size=data.batch_size, seed=self.recipe.seed, gray_augment=data.gray_augment,
+            crop_scale=tuple(data.crop_scale), start=self.step * self.recipe.train.gradient_accumulation,
+            rank=self.accelerator.process_index, world=self.accelerator.num_processes,
+        )  # fmt: skip
+        if data.streaming:
+            loader = streaming_training_loader(self.train_source, self.color_space, **common)
+        else:
+            loader = training_loader(self.train_source, self.color_space, num_workers=data.num_workers, **common)
         empty_in_a_row = 0
         for batch in loader:
             self.skipped_images += batch["skipped"]

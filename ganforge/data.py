@@ -327,8 +327,19 @@ def training_loader(
     world: int = 1,
     gray_augment: GrayAugmentConfig | None = None,
     crop_scale: tuple[float, float] = (0.67, 1.0),
+    streaming: bool = False,
 ) -> DataLoader:
-    """An endless loader of training batches beginning at micro-batch ``start``."""
+    """An endless loader of training batches beginning at micro-batch ``start``.
+
+    ``streaming``: ``source`` is a ``datasets`` stream (:func:`hub_stream`), read in
+    this process, since a stream's order is only repeatable when one reader walks it.
+    """
+    if streaming:
+        stream = StreamingColorizationDataset(
+            source, color_space, size, seed, batch_size=batch_size, start=start, rank=rank, world=world,
+            gray_augment=gray_augment, crop_scale=crop_scale,
+        )  # fmt: skip
+        return DataLoader(stream, batch_size=batch_size, num_workers=0, collate_fn=collate)
     dataset = ColorizationDataset(
         source, color_space, size, seed, train=True, gray_augment=gray_augment, crop_scale=crop_scale
     )
@@ -454,28 +465,6 @@ def stream_head(spec: str, key: str, count: int) -> ListSource:
     if not pictures:
         raise UsageError(f"{where(key)}: the streamed data set '{spec}' has no readable image")
     return ListSource(pictures)
-
-
-def streaming_training_loader(
-    stream: Any,
-    color_space: ColorSpace,
-    *,
-    size: int,
-    batch_size: int,
-    seed: int,
-    start: int = 0,
-    rank: int = 0,
-    world: int = 1,
-    gray_augment: GrayAugmentConfig | None = None,
-    crop_scale: tuple[float, float] = (0.67, 1.0),
-) -> DataLoader:
-    """An endless loader of training batches from a stream, beginning at micro-batch ``start``.
-    Records are decoded in this process: a stream's order is only repeatable when one reader walks it."""
-    dataset = StreamingColorizationDataset(
-        stream, color_space, size, seed, batch_size=batch_size, start=start, rank=rank, world=world,
-        gray_augment=gray_augment, crop_scale=crop_scale,
-    )  # fmt: skip
-    return DataLoader(dataset, batch_size=batch_size, num_workers=0, collate_fn=collate)
 
 
 def validation_batch(source: ImageSource, color_space: ColorSpace, *, size: int, count: int) -> dict[str, Any]:

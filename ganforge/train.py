@@ -43,7 +43,7 @@ from .checkpoint import first_non_finite, load_weights, read_checkpoint, save_ch
 from .colorize import resolve_checkpoint
 from .components import GeneratorContext, GeneratorLoss, Prediction
 from .config import Recipe, load_recipe, recipe_to_yaml
-from .data import hub_stream, open_source, stream_head, streaming_training_loader, training_loader, validation_batch
+from .data import hub_stream, open_source, stream_head, training_loader, validation_batch
 from .degrade import check_gray_augment
 from .ema import ExponentialMovingAverage
 from .errors import GanforgeError, RecipeError, UsageError
@@ -400,15 +400,12 @@ class Trainer:
     def _batches(self) -> Iterator[dict[str, Any]]:
         """Endless training batches from the current step on; pictures that fail to decode are counted."""
         data = self.recipe.data
-        common = dict(
-            size=data.size, batch_size=data.batch_size, seed=self.recipe.seed, gray_augment=data.gray_augment,
-            crop_scale=tuple(data.crop_scale), start=self.step * self.recipe.train.gradient_accumulation,
-            rank=self.accelerator.process_index, world=self.accelerator.num_processes,
+        loader = training_loader(
+            self.train_source, self.color_space, size=data.size, batch_size=data.batch_size, seed=self.recipe.seed,
+            num_workers=data.num_workers, gray_augment=data.gray_augment, crop_scale=tuple(data.crop_scale),
+            start=self.step * self.recipe.train.gradient_accumulation, rank=self.accelerator.process_index,
+            world=self.accelerator.num_processes, streaming=data.streaming,
         )  # fmt: skip
-        if data.streaming:
-            loader = streaming_training_loader(self.train_source, self.color_space, **common)
-        else:
-            loader = training_loader(self.train_source, self.color_space, num_workers=data.num_workers, **common)
         empty_in_a_row = 0
         for batch in loader:
             self.skipped_images += batch["skipped"]

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ganforge.colormath import rgb_to_lab
-from ganforge.data import hub_stream, stream_head, streaming_training_loader
+from ganforge.data import hub_stream, stream_head, training_loader
 from ganforge.errors import UsageError
 from ganforge.plugins import get_registries
 from ganforge.train import train_from_recipe_file
@@ -35,8 +35,8 @@ def dataset(tmp_path):
 
 def loader(spec, start=0, rank=0, world=1, batch_size=5):
     lab = get_registries().color_spaces.create("lab")
-    return iter(streaming_training_loader(hub_stream(spec, "data.train"), lab, size=16, batch_size=batch_size, seed=0,
-                                          start=start, rank=rank, world=world))  # fmt: skip
+    return iter(training_loader(hub_stream(spec, "data.train"), lab, size=16, batch_size=batch_size, seed=0, num_workers=0,
+                                start=start, rank=rank, world=world, streaming=True))  # fmt: skip
 
 
 def photo_ids(batch, reference):

@@ -104,3 +104,21 @@ def test_a_port_in_use_is_one_line_with_exit_code_2(capsys):
         assert main(["app", "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     assert check_port("127.0.0.1", 0) > 0
+
+
+def test_the_video_tab_colorizes_a_clip_and_explains_a_file_that_is_not_one(tmp_path):
+    pytest.importorskip("av")
+    import av
+
+    from .test_video import make_video
+
+    make_video(tmp_path / "clip.mp4", frames=6)
+    app = ColorizeApp(ganforge.load(checkpoint(tmp_path, ZHANG)), tmp_path / "out")
+    colorized, status = app.colorize_video(str(tmp_path / "clip.mp4"), 0.7, 32)
+    assert status.startswith("Colorized 6 frames")
+    with av.open(colorized) as container:
+        assert container.streams.video[0].frames in (0, 6) and sum(1 for _ in container.decode(video=0)) == 6
+    (tmp_path / "fake.mp4").write_text("not a video")
+    assert app.colorize_video(str(tmp_path / "fake.mp4"), 0.7, 32)[0] is None
+    assert "Could not colorize the video" in app.colorize_video(str(tmp_path / "fake.mp4"), 0.7, 32)[1]
+    assert app.colorize_video(None, 0.7, 32) == (None, "Upload a video first.")

@@ -215,7 +215,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         "hardware": hardware(),
         "wall time of this invocation": f"{format_duration(time.perf_counter() - started)} (runs it resumed count only what was left)",
         "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with ganforge {__version__}",
-        "models": ", ".join(f"{c.label} ({c.source})" for c in contenders),
+        "models": ", ".join(f"{c.label} ({'the model shipped with ganforge' if str(given) == DEFAULT else given})" for c, given in zip(contenders, inputs)),
     }
     html_path, _ = write_report(out_dir, "ganforge comparison", context, sections)
     summary = {"context": context, "metric_details": details, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}

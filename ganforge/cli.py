@@ -143,7 +143,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import export_for_inference, read_checkpoint
     from .model_card import evaluation_results, write_model_card
 
-    if args.format == "onnx":
+    if (args.format or ("onnx" if args.output.endswith(".onnx") else "safetensors")) == "onnx":
         from .onnx_backend import export_onnx
 
         if args.half or args.confidence_temperature is not None or args.metrics_from:
@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present) and its model card, to ship")
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
-    export.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
+    export.add_argument("-o", "--output", required=True, help="the file to write: .safetensors, or .onnx (then --format onnx is implied)")
     export.add_argument("--temperature", type=positive, metavar="T", help="classification models: the default annealed-mean temperature")
     export.add_argument("--confidence-temperature", type=positive, metavar="T",
                         help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)")
@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--license", default="apache-2.0", metavar="ID", help="the weights' licence in the model card, a Hub licence id (default apache-2.0)")
     export.add_argument("--metrics-from", metavar="METRICS_JSON", help="put this ganforge eval/compare metrics.json into the model card")
     export.add_argument("--no-card", action="store_true", help="do not write README.md (the model card) beside the weights")
-    export.add_argument("--format", choices=("safetensors", "onnx"), default="safetensors", help="safetensors (default) or onnx: the generator alone, for ONNX Runtime")
+    export.add_argument("--format", choices=("safetensors", "onnx"), help="safetensors, or onnx: the generator alone, for ONNX Runtime (default: by the -o suffix)")
     export.add_argument("--static-size", type=at_least(16), metavar="PX", help="--format onnx: fix the input at 1 x 1 x PX x PX (default: dynamic batch and size)")
     export.set_defaults(run=_cmd_export)
 

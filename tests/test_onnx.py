@@ -72,7 +72,9 @@ def test_a_static_size_export_takes_that_size_only(tmp_path):
 def test_colorize_runs_on_onnx_runtime_from_the_command_line(tmp_path):
     from PIL import Image
 
-    model, out = exported(tmp_path, UNET)
+    model = checkpoint(tmp_path, UNET)
+    out = tmp_path / "model.onnx"
+    assert main(["export", str(model), "-o", str(out)]) == 0  # the .onnx suffix implies --format onnx
     Image.fromarray(np.random.default_rng(2).integers(0, 255, (30, 40), dtype=np.uint8), "L").save(tmp_path / "old.png")
     assert main(["colorize", str(out), str(tmp_path / "old.png"), "-o", str(tmp_path / "onnx.png")]) == 0
     assert main(["colorize", str(model), str(tmp_path / "old.png"), "-o", str(tmp_path / "torch.png")]) == 0

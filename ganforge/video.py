@@ -1,8 +1,9 @@
 """Colorize videos with PyAV (the ``video`` extra): decode, colorize in batches, encode.
 
-Colors are laid into the video's own Y'CbCr planes: the original luma plane
-is kept bit for bit and only the chroma planes (half resolution in 4:2:0) are
-predicted, so the full-resolution work per frame is a copy. Temporal
+Colors are laid into the video's own Y'CbCr planes: the decoded luma plane
+goes to the encoder untouched (only the lossy re-encode changes it) and only
+the chroma planes (half resolution in 4:2:0) are predicted, so the
+full-resolution work per frame is a copy. Temporal
 stability: one noise vector for the whole video, and an exponential moving
 average of the chroma over frames that restarts at scene cuts.
 Audio streams are copied without re-encoding.

@@ -109,8 +109,7 @@ class ColorizeApp:
             report = colorize_video(self.colorizer, source, target, VideoOptions(size=int(size), smoothing=smoothing))
         except UsageError as exc:
             return None, f"Could not colorize the video: {exc}"
-        note = f", {report.corrupt_frames} corrupt packet(s) skipped" if report.corrupt_frames else ""
-        return str(target), f"Colorized {report.frames} frames ({report.speed:.2f}x real time{note})."
+        return str(target), f"Colorized {report.summary()}."
 
 
 def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:

@@ -158,10 +158,7 @@ def colorize_files(
         if source.suffix.lower() in VIDEO_SUFFIXES:
             video = colorize_video(colorizer, source, target, options.video)
             report.written.append(target)
-            report.video_notes.append(
-                f"{source.name}: {video.frames} frames at {video.frames / video.seconds:.1f} fps "
-                f"({video.speed:.2f}x real time){f', {video.corrupt_frames} corrupt packet(s) skipped' if video.corrupt_frames else ''}"
-            )
+            report.video_notes.append(f"{source.name}: {video.summary()}")
             continue
         try:
             image = open_image(source)

@@ -17,12 +17,14 @@ av = pytest.importorskip("av", reason="video needs the 'video' extra (PyAV)")
 from .test_colorize import checkpoint  # noqa: E402
 
 
-def make_video(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10, audio: bool = True) -> None:
+def make_video(
+    path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10, audio: bool = True, pixels: str = "yuv420p"
+) -> None:
     """A gray clip of a bright square sliding over a gradient, with a sine-wave soundtrack."""
     width, height = size
     container = av.open(str(path), "w")
     video = container.add_stream("libx264", rate=fps)
-    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    video.width, video.height, video.pix_fmt = width, height, pixels
     sound = container.add_stream("aac", rate=16000) if audio else None
     background = np.linspace(40, 200, width, dtype=np.float32)[None].repeat(height, 0)
     for i in range(frames):
@@ -145,4 +147,52 @@ def test_corrupt_packets_are_skipped_and_counted(tmp_path, monkeypatch):
     assert report.corrupt_frames == 1
     assert 0 < report.frames < 12
     with real_open(str(tmp_path / "out.mp4")) as container:
-        assert sum(1 for _ in container.decode(video=0)) == report.frames
+        kept = [round(frame.time, 3) for frame in container.decode(video=0)]
+    with real_open(str(tmp_path / "clip.mp4")) as container:
+        original = [round(frame.time, 3) for frame in container.decode(video=0)]
+    assert len(kept) == report.frames
+    # frames after the gap keep their times (audio stays in sync), instead of moving up one by one
+    assert set(kept) <= set(original) and kept != original[: len(kept)]
+
+
+def test_a_file_that_ends_early_without_an_error_is_counted_as_damaged(tmp_path, monkeypatch, capsys):
+    """A damaged Matroska cluster makes the demuxer stop early and silently: the frames the duration
+    promises are counted as lost, and the command says so."""
+    from ganforge.cli import main
+
+    make_video(tmp_path / "clip.mkv", frames=48, audio=False)
+    real_open = av.open
+
+    class Truncated:
+        def __init__(self, container):
+            self._container = container
+
+        def __getattr__(self, name):
+            return getattr(self._container, name)
+
+        def demux(self, *streams):
+            for i, packet in enumerate(self._container.demux(*streams)):
+                if i == 5:
+                    return
+                yield packet
+
+    monkeypatch.setattr(av, "open", lambda path, *a, **k: Truncated(real_open(path, *a, **k)) if str(path).endswith("clip.mkv") else real_open(path, *a, **k))
+    model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
+    assert main(["colorize", str(model), str(tmp_path / "clip.mkv"), "-o", str(tmp_path / "out.mkv")]) == 0
+    printed = capsys.readouterr().out
+    lost = int(printed.split("about ")[1].split(" more frame(s) lost where the file is damaged")[0])
+    assert 40 <= lost <= 44  # 48 frames promised, about 5 read (the encoder may hold the last ones back)
+
+
+def test_an_odd_sized_video_keeps_its_size_and_gets_colors(tmp_path):
+    """4:2:0 needs even sides; a 101x57 clip is colorized in 4:4:4 at its own size instead of refused."""
+    import ganforge
+    from ganforge.video import VideoOptions, colorize_video
+
+    make_video(tmp_path / "odd.mp4", frames=6, size=(101, 57), audio=False, pixels="yuv444p")  # 4:2:0 cannot hold it
+    colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}))
+    report = colorize_video(colorizer, tmp_path / "odd.mp4", tmp_path / "out.mp4", VideoOptions(batch_size=4))
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert report.frames == len(frames) == 6 and frames[0].shape == (57, 101, 3)
+    assert np.abs(frames[0].astype(int) - frames[0].mean(2, keepdims=True)).max() > 2  # not gray: colors were laid in

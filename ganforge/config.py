@@ -332,15 +332,62 @@ def _replace_components(config: Any, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _merge_phases(current: Any, value: Any, source: str) -> list[Any]:
+    """A file's ``phases`` applied to those of the files it extends.
+
+    A list replaces them all. A mapping ``{NAME: phase}`` changes the phases it
+    names key by key (losses and adversaries it does not mention are kept, a
+    ``null`` loss removes one), appends the ones that are new, and
+    removes those set to ``null``; order is the bases' order, new phases last.
+    """
+    if isinstance(value, list):
+        check_mapping({"phases": value}, Recipe, "", source)
+        return [OmegaConf.merge(OmegaConf.structured(PhaseConfig), item) for item in value]
+    if not isinstance(value, dict):
+        raise RecipeError(f"{source}: recipe key 'phases' must be a list of phases or a mapping NAME: phase, got {value!r}")
+    phases = {phase.name: phase for phase in current}
+    for name, spec in value.items():
+        if spec is None:
+            phases.pop(name, None)
+            continue
+        if not isinstance(spec, dict):
+            raise RecipeError(f"{source}: recipe key 'phases.{name}' must be a mapping of phase keys, got {spec!r}")
+        if "name" in spec and spec["name"] != name:
+            raise RecipeError(f"{source}: phase 'phases.{name}' gives another name ({spec['name']!r}); the key is the name, leave it out")
+        check_mapping(spec, PhaseConfig, f"phases.{name}", source)
+        base = phases.get(name, OmegaConf.structured(PhaseConfig(name=name)))
+        merged = OmegaConf.merge(base, {**spec, "name": name})
+        for loss in [k for k, v in merged.losses.items() if v is None]:  # a null loss removes what a base set
+            del merged.losses[loss]
+        phases[name] = merged
+    return list(phases.values())
+
+
+def _phase_index_key(key: str, phases: Any) -> str:
+    """``phases.NAME.rest`` -> ``phases.INDEX.rest``: overrides may name a phase instead of counting."""
+    parts = key.split(".")
+    if parts[0] != "phases" or len(parts) < 2 or parts[1].isdigit():
+        return key
+    names = [phase.name for phase in phases]
+    if parts[1] not in names:
+        raise RecipeError(f"{COMMAND_LINE}: recipe key '{key}' names no phase{_closest(parts[1], names, 'phases.')}")
+    return ".".join(["phases", str(names.index(parts[1])), *parts[2:]])
+
+
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Read, merge, override and validate a recipe; the result is fully resolved."""
     path = Path(path)
     config = OmegaConf.structured(Recipe)
     for source, data in _recipe_chain(path):
+        data = dict(data)
+        phases = data.pop("phases", None)
         check_mapping(data, Recipe, "", str(source))
         config = OmegaConf.merge(config, _replace_components(config, data))
+        if phases is not None:
+            config.phases = _merge_phases(config.phases, phases, str(source))
     for item in overrides:
         key, value = _parse_override(item)
+        key = _phase_index_key(key, config.phases)
         schema_type = _schema_type_at(key.split("."), COMMAND_LINE)
         check_value(value, schema_type, key, COMMAND_LINE)
         if dataclasses.is_dataclass(schema_type) and isinstance(value, dict):  # a whole phase, data, train...

@@ -178,3 +178,66 @@ def test_component_option_errors_name_the_recipe_file_once(recipes, text, messag
     with pytest.raises(RecipeError) as info:
         train_from_recipe_file(bad, ["train.out_dir=" + str(recipes / "run")])
     assert str(info.value) == f"{bad}: {message}"
+
+
+GAN_BASE = """
+adversaries:
+  patch: {name: patchgan, width: 8}
+phases:
+  - {name: pretrain, steps: 10, losses: {l1: 1.0}}
+  - {name: adversarial, steps: 20, train: [generator, patch], losses: {l1: 100.0, nonsaturating: 1.0}, lr_scale: {encoder: 0.1}}
+"""
+
+
+@pytest.fixture
+def gan_base(tmp_path):
+    return write(tmp_path / "gan.yaml", GAN_BASE)
+
+
+def test_a_phases_mapping_changes_only_the_phases_and_keys_it_names(gan_base, tmp_path):
+    child = write(tmp_path / "longer.yaml", """
+        extends: gan.yaml
+        phases:
+          adversarial: {steps: 300, losses: {nonsaturating: 0.5}}
+          polish: {steps: 5, losses: {l1: 1.0}}
+    """)
+    pretrain, adversarial, polish = load_recipe(child).phases
+    assert (pretrain.name, pretrain.steps, pretrain.losses) == ("pretrain", 10, {"l1": 1.0})
+    assert adversarial.steps == 300 and adversarial.train == ["generator", "patch"]  # its adversary kept
+    assert adversarial.losses == {"l1": 100.0, "nonsaturating": 0.5} and adversarial.lr_scale == {"encoder": 0.1}
+    assert (polish.name, polish.steps) == ("polish", 5)
+
+
+def test_null_removes_a_phase_or_a_loss_and_a_list_still_replaces_every_phase(gan_base, tmp_path):
+    trimmed = write(tmp_path / "trimmed.yaml", """
+        extends: gan.yaml
+        phases: {pretrain: null, adversarial: {losses: {l1: null}}}
+    """)
+    [adversarial] = load_recipe(trimmed).phases
+    assert adversarial.losses == {"nonsaturating": 1.0} and adversarial.lr_scale == {"encoder": 0.1}
+    replaced = write(tmp_path / "replaced.yaml", "extends: gan.yaml\nphases:\n  - {name: only, steps: 3}\n")
+    assert [p.name for p in load_recipe(replaced).phases] == ["only"]
+
+
+def test_overrides_may_name_a_phase_instead_of_counting(gan_base):
+    recipe = load_recipe(gan_base, ["phases.adversarial.steps=7", "phases.adversarial.losses.nonsaturating=0.2", "phases.0.steps=2"])
+    assert [p.steps for p in recipe.phases] == [2, 7] and recipe.phases[1].losses["nonsaturating"] == 0.2
+    with pytest.raises(RecipeError, match=r"recipe key 'phases.adversarail.steps' names no phase \(did you mean 'phases.adversarial'\?\)"):
+        load_recipe(gan_base, ["phases.adversarail.steps=7"])
+
+
+@pytest.mark.parametrize(
+    "phases, message",
+    [
+        ("{adversarial: {stpes: 3}}", r"unknown recipe key 'phases.adversarial.stpes' \(did you mean 'phases.adversarial.steps'\?\)"),
+        ("{adversarial: 3}", r"recipe key 'phases.adversarial' must be a mapping of phase keys"),
+        ("{adversarial: {name: other}}", r"phase 'phases.adversarial' gives another name \('other'\)"),
+        ("7", r"recipe key 'phases' must be a list of phases or a mapping NAME: phase"),
+        ("{adversarial: {steps: many}}", r"recipe key 'phases.adversarial.steps' expects integer"),
+    ],
+    ids=["typo", "not-a-mapping", "renamed", "not-phases", "wrong-type"],
+)
+def test_bad_phase_mappings_are_one_line_errors_naming_the_key(gan_base, tmp_path, phases, message):
+    child = write(tmp_path / "bad.yaml", f"extends: gan.yaml\nphases: {phases}\n")
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(child)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from fractions import Fraction
@@ -109,6 +110,23 @@ def test_not_a_video_is_a_clear_error(tmp_path):
     assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.mp4*"))
 
 
+def open_with_demux(monkeypatch, name: str, change) -> None:
+    """Make ``av.open`` of files called ``name`` return a container whose ``demux`` goes through ``change``."""
+    real_open = av.open
+
+    class Container:
+        def __init__(self, container):
+            self._container = container
+
+        def __getattr__(self, attribute):
+            return getattr(self._container, attribute)
+
+        def demux(self, *streams):
+            return change(self._container.demux(*streams))
+
+    monkeypatch.setattr(av, "open", lambda path, *a, **k: Container(real_open(path, *a, **k)) if str(path).endswith(name) else real_open(path, *a, **k))
+
+
 def test_corrupt_packets_are_skipped_and_counted(tmp_path, monkeypatch):
     """A packet whose decoding fails is skipped; the rest of the video is still colorized."""
     import ganforge
@@ -126,22 +144,11 @@ def test_corrupt_packets_are_skipped_and_counted(tmp_path, monkeypatch):
         def decode(self):
             raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
 
-    class Container:
-        def __init__(self, container):
-            self._container = container
+    def break_fourth(packets):
+        for i, packet in enumerate(packets):
+            yield BrokenPacket(packet) if i == 3 else packet
 
-        def __getattr__(self, name):
-            return getattr(self._container, name)
-
-        def demux(self, *streams):
-            for i, packet in enumerate(self._container.demux(*streams)):
-                yield BrokenPacket(packet) if i == 3 else packet
-
-    def fake_open(path, *args, **kwargs):
-        container = real_open(path, *args, **kwargs)
-        return Container(container) if str(path).endswith("clip.mp4") else container
-
-    monkeypatch.setattr(av, "open", fake_open)
+    open_with_demux(monkeypatch, "clip.mp4", break_fourth)
     colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}))
     report = colorize_video(colorizer, tmp_path / "clip.mp4", tmp_path / "out.mp4", VideoOptions(batch_size=4))
     assert report.corrupt_frames == 1
@@ -161,22 +168,7 @@ def test_a_file_that_ends_early_without_an_error_is_counted_as_damaged(tmp_path,
     from ganforge.cli import main
 
     make_video(tmp_path / "clip.mkv", frames=48, audio=False)
-    real_open = av.open
-
-    class Truncated:
-        def __init__(self, container):
-            self._container = container
-
-        def __getattr__(self, name):
-            return getattr(self._container, name)
-
-        def demux(self, *streams):
-            for i, packet in enumerate(self._container.demux(*streams)):
-                if i == 5:
-                    return
-                yield packet
-
-    monkeypatch.setattr(av, "open", lambda path, *a, **k: Truncated(real_open(path, *a, **k)) if str(path).endswith("clip.mkv") else real_open(path, *a, **k))
+    open_with_demux(monkeypatch, "clip.mkv", lambda packets: itertools.islice(packets, 5))  # stops, no error
     model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
     assert main(["colorize", str(model), str(tmp_path / "clip.mkv"), "-o", str(tmp_path / "out.mkv")]) == 0
     printed = capsys.readouterr().out

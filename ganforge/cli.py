@@ -55,7 +55,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
 
     from .colorize import load
     from .colorize_files import ColorizeOptions, ColorizeReport, colorize_files
-    from .processes import launched_processes, process_state
+    from .processes import gather_and_close, launched_processes, process_state
     from .video import VideoOptions
 
     options = ColorizeOptions(
@@ -69,16 +69,14 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         video=VideoOptions(batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing),
     )
     checkpoint, inputs = split_checkpoint(args.inputs)
-    colorizer, shard = load(checkpoint, backend=args.backend), (0, 1)
+    colorizer, shard, state = load(checkpoint, backend=args.backend), (0, 1), None
     if launched_processes() > 1:  # accelerate launch: each process takes its share of the files
         state = process_state()
         colorizer.to(state.device)
         shard = (state.process_index, state.num_processes)
     report = colorize_files(colorizer, [Path(p) for p in inputs], Path(args.output), options, shard)
-    if shard[1] > 1:
-        from accelerate.utils import gather_object
-
-        reports = gather_object([report])
+    if state is not None and shard[1] > 1:
+        reports = gather_and_close(state, report)
         if shard[0] > 0:
             return 0
         report = ColorizeReport.merge(reports)

@@ -32,3 +32,15 @@ def process_state() -> PartialState:
     from accelerate import PartialState
 
     return PartialState(cpu=distributed_without_accelerator())
+
+
+def gather_and_close(state: PartialState, item: object) -> list:
+    """``item`` from every process, on every process; then the process group is closed, since a gloo
+    group still open when the interpreter exits can abort the process after its work is done."""
+    from accelerate.utils import gather_object
+
+    try:
+        return gather_object([item])
+    finally:
+        state.wait_for_everyone()
+        state.destroy_process_group()

@@ -38,7 +38,7 @@ FIT_TEMPERATURES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5)
 def reliability(colorizer: ganforge.Colorizer, truth: torch.Tensor, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per confidence decile: mean claimed confidence, share of pixels within the radius, pixel count."""
     claimed, hits, counts = torch.zeros(BINS), torch.zeros(BINS), torch.zeros(BINS)
-    conversion = getattr(colorizer.color_space, "gray", "lstar")
+    conversion = colorizer.gray_conversion
     for start in tqdm(range(0, len(truth), batch_size), desc="colorizing", unit="batch"):
         originals = truth[start : start + batch_size]
         gray = to_gray(originals, conversion)

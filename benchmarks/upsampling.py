@@ -54,7 +54,7 @@ def main() -> None:
 
     colorizer = ganforge.load(args.checkpoint)
     source = open_source(args.data, "--data")
-    own_gray = getattr(colorizer.color_space, "gray", "lstar")
+    own_gray = colorizer.gray_conversion
     scores: dict[str, dict[str, list[float]]] = {way: {"auc": [], "psnr": [], "edge ab error": []} for way in UPSAMPLING}
     crops: dict[str, list[torch.Tensor]] = {"gray input": [], **{way: [] for way in UPSAMPLING}, "original": []}
     for index in tqdm(range(len(source)), desc="photos", unit="photo"):

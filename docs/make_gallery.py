@@ -46,7 +46,7 @@ def main() -> None:
     photos += [args.kodak / name for name in KODAK_PHOTOS if (args.kodak / name).is_file()]
     photos += sorted(TRUE_BW_DIR.glob("*.png"))
     originals = torch.stack([crop(p) for p in photos])
-    gray = to_gray(originals, getattr(colorizer.color_space, "gray", "lstar"))  # what the model sees
+    gray = to_gray(originals, colorizer.gray_conversion)  # what the model sees
     never_colored = torch.tensor([p.parent == TRUE_BW_DIR for p in photos]).view(-1, 1, 1, 1)
     columns = {
         "gray input": gray.expand(-1, 3, -1, -1),

@@ -98,6 +98,11 @@ class Colorizer:
         return torch.device("cpu") if parameter is None else parameter.device
 
     @property
+    def gray_conversion(self) -> str:
+        """How the model's training photos were made gray (``lstar``, ``rec601``, ...): what it expects."""
+        return getattr(self.color_space, "gray", "lstar")
+
+    @property
     def has_confidence(self) -> bool:
         """Whether :meth:`confidence` can answer: classification models and noise models can."""
         probe = self._predict(torch.zeros(1, 1, 16, 16, device=self.device), None)
@@ -216,7 +221,7 @@ class Colorizer:
             raise ValueError(f"the picture is empty: {tuple(images.shape)}; colorize pictures of at least 1 x 1 pixel")
         images = images.to(self.device, torch.float32)
         if images.shape[1] == 3:
-            images = to_gray(images, getattr(self.color_space, "gray", "lstar"))
+            images = to_gray(images, self.gray_conversion)
         return images
 
     def _working(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:

@@ -247,7 +247,7 @@ def gray_conversion_table(contenders: list[Contender], images: EvalImages) -> Ta
     """AuC of each model (rows) on inputs made gray by each conversion (columns)."""
     rows = {}
     for contender in contenders:
-        own = getattr(contender.colorizer.color_space, "gray", "lstar")
+        own = contender.colorizer.gray_conversion
         rows[f"{contender.label} (trained on {own})"] = {
             f"input {conversion}": evaluate(
                 contender.colorizer, images, metrics=["auc"], gray_conversion=conversion, baselines=False

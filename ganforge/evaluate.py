@@ -271,7 +271,7 @@ def evaluate(
     temperature. ``baselines=False`` scores the model alone (when several models
     share one set of images, the baselines need scoring once).
     """
-    conversion = checked_conversion(gray_conversion or getattr(colorizer.color_space, "gray", "lstar"))
+    conversion = checked_conversion(gray_conversion or colorizer.gray_conversion)
     gray = images.gray(conversion)
     with colorizer.using_temperature(temperature):
         prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")

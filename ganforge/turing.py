@@ -62,7 +62,7 @@ def colorizations(inputs: list[str], images: EvalImages, batch_size: int = 16) -
             result.append(Colorizations(label, indices, predicted.rgb))
             continue
         colorizer = load(item)
-        gray = images.gray(getattr(colorizer.color_space, "gray", "lstar"))
+        gray = images.gray(colorizer.gray_conversion)
         prediction, _ = colorize_all(colorizer, gray, batch_size, 0, f"colorizing with {label}")
         result.append(Colorizations(label, list(range(len(images))), prediction))
     return result

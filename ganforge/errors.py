@@ -7,6 +7,9 @@ else in ganforge formats errors for people.
 from __future__ import annotations
 
 import errno
+import json
+from pathlib import Path
+from typing import Any
 
 
 class GanforgeError(Exception):
@@ -70,3 +73,14 @@ def describe_os_error(error: OSError) -> str:
     where = f" '{error.filename}'" if error.filename else ""
     advice = _OS_ERROR_ADVICE.get(error.errno)
     return f"{error.strerror or error}:{where}" + (f"; {advice}" if advice else "")
+
+
+def read_user_json(path: Path, what: str, advice: str) -> Any:
+    """A JSON file a user named (``what`` says which, e.g. "answers file"); a missing or unreadable one is a
+    one-line :class:`UsageError` that ends with ``advice``."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{what} '{path}' does not exist; {advice}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{what} '{path}' is not JSON ({exc}); {advice}") from None

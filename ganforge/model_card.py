@@ -11,7 +11,6 @@ for the Hub's search (``library_name: ganforge``, ``model-index`` results).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -23,7 +22,8 @@ from .atomic import write_text
 from .checkpoint import Checkpoint
 from .config import recipe_to_yaml
 from .data import mixture_parts
-from .errors import UsageError
+from .errors import UsageError, read_user_json
+from .report import Table
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,7 @@ Results = list[tuple[str, int, dict[str, dict[str, float]]]]  # (data source, im
 def evaluation_results(path: str | Path) -> Results:
     """``(data source, images, {row: {metric: value}})`` from a ``ganforge eval`` or ``ganforge compare`` metrics.json."""
     path = Path(path)
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--metrics-from '{path}' does not exist; pass the metrics.json of a ganforge eval or compare") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--metrics-from '{path}' is not JSON ({exc})") from None
+    result = read_user_json(path, "--metrics-from", "pass the metrics.json of a ganforge eval or compare")
     if isinstance(result, dict) and isinstance(result.get("metrics"), dict) and "data" in result:  # ganforge eval
         return [(result["data"], result.get("images", 0), result["metrics"])]
     if isinstance(result, dict) and isinstance(result.get("results"), dict):  # ganforge compare
@@ -89,13 +84,9 @@ def _data_lines(value: Any) -> list[str]:
     return [f"- `{source}`" + (f" (drawn with weight {weight / total:.2f})" if len(parts) > 1 else "") for source, weight in parts]
 
 
-def _table(rows: dict[str, dict[str, float | None]]) -> list[str]:
-    columns = list(dict.fromkeys(metric for values in rows.values() for metric in values))
-    lines = ["| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-    for row, values in rows.items():
-        cells = ["—" if values.get(c) is None or (isinstance(values.get(c), float) and math.isnan(values[c])) else f"{values[c]:.3f}" for c in columns]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return lines
+def _as_numbers(rows: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float]]:
+    """metrics.json rows as a report table reads them: a metric that did not apply (null) is NaN again."""
+    return {row: {name: math.nan if value is None else value for name, value in values.items()} for row, values in rows.items()}
 
 
 def model_card(checkpoint: Checkpoint, licence: str, results: Results | None = None, results_file: str = "") -> str:
@@ -132,7 +123,7 @@ def model_card(checkpoint: Checkpoint, licence: str, results: Results | None = N
     ]
     if results:
         for source, images, rows in results:
-            lines += [f"`{source}`, {images} images, beside the gray and mean-color baselines (`{results_file}`):", "", *_table(rows), ""]
+            lines += [f"`{source}`, {images} images, beside the gray and mean-color baselines (`{results_file}`):", "", Table(_as_numbers(rows), baselines=BASELINE_ROWS).markdown(), ""]
     else:
         lines += ["Not evaluated at export; `ganforge eval THIS_FOLDER --data SOURCE` scores it beside the baselines.", ""]
     lines += [

@@ -31,7 +31,7 @@ import torch
 from .atomic import write_text
 from .colorize import load
 from .compare import contender_labels
-from .errors import UsageError
+from .errors import UsageError, read_user_json
 from .evaluate import EvalImages, colorize_all, load_eval_images
 from .images import to_pil
 from .predictions import listing, load_predictions
@@ -125,12 +125,7 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
 
 def read_answers(path: Path, key: dict[str, Any]) -> list[dict[str, Any]]:
     """One participant's answers, checked against the key: made on this page, every trial known, one side each."""
-    try:
-        answers = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"answers file '{path}' does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"answers file '{path}' is not JSON ({exc}); pass the file the test page downloaded") from None
+    answers = read_user_json(path, "answers file", "pass the file the test page downloaded")
     if not isinstance(answers, dict) or not isinstance(answers.get("answers"), list):
         raise UsageError(f"answers file '{path}' has no list of answers; pass the file the test page downloaded")
     if answers.get("page_id") != key["page_id"]:

@@ -60,12 +60,16 @@ class HFImageSource:
         return len(self.dataset)
 
     def load(self, index: int) -> Image.Image:
-        item = self.dataset[index][self.column]
-        return open_image(item["bytes"] if item.get("bytes") else item["path"])
+        return decode_record(self.dataset[index][self.column])
 
     def describe(self, index: int) -> str:
         item = self.dataset[index][self.column]
         return item.get("path") or f"row {index}"
+
+
+def decode_record(item: dict[str, Any]) -> Image.Image:
+    """A ``datasets`` image cell left undecoded (its bytes, or a path), decoded the way ganforge decodes files."""
+    return open_image(item["bytes"] if item.get("bytes") else item["path"])
 
 
 def image_folder(path: str | Path) -> HFImageSource:
@@ -84,23 +88,28 @@ def image_folder(path: str | Path) -> HFImageSource:
 
 def hub_dataset(spec: str) -> HFImageSource:
     """``NAME[:split]`` on the Hugging Face Hub; honours ``HF_HUB_OFFLINE=1`` and the local cache."""
-    from datasets import Image as ImageFeature
+    return HFImageSource(*_load_hub(spec, streaming=False))
+
+
+def _load_hub(spec: str, streaming: bool) -> tuple[Any, str]:
+    """``NAME[:split]`` loaded (or opened as a stream) with ``datasets``, and its first image column."""
     from datasets import load_dataset
 
     name, _, split = spec.partition(":")
     try:
-        dataset = load_dataset(name, split=split or "train")
+        dataset = load_dataset(name, split=split or "train", streaming=streaming)
     except Exception as exc:  # datasets raises many types for "not reachable / not cached / no such split"
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         why = "HF_HUB_OFFLINE is set and it is not in the local cache" if offline else f"{type(exc).__name__}: {exc}"
+        advice = "check its name and the connection" if streaming else "download it once while online"
         raise UsageError(
-            f"cannot load Hub dataset '{name}' (split '{split or 'train'}'): {why}; download it once while online, "
-            "or use imagefolder:PATH"
+            f"cannot {'stream' if streaming else 'load'} Hub dataset '{name}' (split '{split or 'train'}'): {why}; "
+            f"{advice}, or use imagefolder:PATH"
         ) from None
-    columns = [c for c, feature in dataset.features.items() if isinstance(feature, ImageFeature)]
-    if not columns:
-        raise UsageError(f"Hub dataset '{name}' has no image column (columns: {', '.join(dataset.features)})")
-    return HFImageSource(dataset, columns[0])
+    column = image_column(dataset.features or {})
+    if column is None:
+        raise UsageError(f"Hub dataset '{name}' has no image column (columns: {', '.join(dataset.features or {})})")
+    return dataset, column
 
 
 class MixedSource:
@@ -399,7 +408,7 @@ class StreamingColorizationDataset(ColorizationDataset, IterableDataset):
             item = record[column]
             name = item.get("path") or f"record {position}"
             try:
-                image = open_image(item["bytes"] if item.get("bytes") else item["path"])
+                image = decode_record(item)
             except UnreadableImage as exc:
                 log.warning("skipping unreadable image %s: %s", name, exc)
                 yield None
@@ -410,19 +419,14 @@ class StreamingColorizationDataset(ColorizationDataset, IterableDataset):
 def hub_stream(spec: str, key: str) -> Any:
     """``hub:NAME[:split]`` as a ``datasets`` stream whose image column is left undecoded (ganforge decodes)."""
     from datasets import Image as ImageFeature
-    from datasets import load_dataset
 
     scheme, _, rest = spec.partition(":") if isinstance(spec, str) else ("", "", "")
     if scheme != "hub":
         raise UsageError(f"{where(key)}: data.streaming reads one hub:NAME[:split] source, got {spec!r}")
-    name, _, split = rest.partition(":")
     try:
-        stream = load_dataset(name, split=split or "train", streaming=True)
-    except Exception as exc:  # datasets raises many types for "not reachable / no such split"
-        raise UsageError(f"{where(key)}: cannot stream Hub dataset '{name}' (split '{split or 'train'}'): {type(exc).__name__}: {exc}") from None
-    column = image_column(stream.features or {})
-    if column is None:
-        raise UsageError(f"{where(key)}: Hub dataset '{name}' has no image column")
+        stream, column = _load_hub(rest, streaming=True)
+    except UsageError as exc:
+        raise UsageError(f"{where(key)}: {exc}") from None
     return stream.cast_column(column, ImageFeature(decode=False))
 
 
@@ -457,7 +461,7 @@ def stream_head(spec: str, key: str, count: int) -> ListSource:
     for index, record in enumerate(stream):
         item = record[column]
         try:
-            pictures.append((item.get("path") or f"record {index}", open_image(item["bytes"] if item.get("bytes") else item["path"])))
+            pictures.append((item.get("path") or f"record {index}", decode_record(item)))
         except UnreadableImage:
             continue
         if len(pictures) == count:

@@ -40,6 +40,7 @@ class Predictions:
 
     images: EvalImages
     rgb: torch.Tensor
+    indices: list[int]  # where each prediction's original stands among the evaluated ones
     missing: list[str] = field(default_factory=list)  # originals with no prediction
     resized: int = 0  # predictions of another size than their original
     unmatched: int = 0  # prediction files that colorize none of the evaluated originals
@@ -135,7 +136,7 @@ def load_predictions(folder: str | Path, images: EvalImages) -> Predictions:
     if missing:
         log.warning("%d original(s) of %s have no prediction in %s: %s", len(missing), images.source, folder, listing(missing))
     used = {path for path in matched if path is not None}
-    return Predictions(images.subset(kept), torch.stack(crops), missing, resized, len(files) - len(used))
+    return Predictions(images.subset(kept), torch.stack(crops), kept, missing, resized, len(files) - len(used))
 
 
 def evaluate_predictions(

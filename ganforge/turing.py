@@ -57,9 +57,7 @@ def colorizations(inputs: list[str], images: EvalImages, batch_size: int = 16) -
     for label, item in zip(contender_labels([Path(i) for i in inputs]), inputs):
         if Path(item).is_dir():
             predicted = load_predictions(item, images)
-            covered = set(predicted.images.names)
-            indices = [i for i, name in enumerate(images.names) if name in covered]
-            result.append(Colorizations(label, indices, predicted.rgb))
+            result.append(Colorizations(label, predicted.indices, predicted.rgb))
             continue
         colorizer = load(item)
         gray = images.gray(colorizer.gray_conversion)

@@ -14,7 +14,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from PIL import Image
@@ -67,6 +67,13 @@ class EvalImages:
         return self.luminance if self.truth is None else to_gray(self.truth, conversion)
 
 
+class _Crop(NamedTuple):
+    name: str
+    pixels: torch.Tensor
+    gray: bool  # photographed in gray: no ground truth
+    full_size: tuple[int, int]  # (width, height) before cropping
+
+
 def load_eval_images(
     spec: str | list[Any], *, size: int, count: int | None = None, upscale: bool = False, key: str = "--data"
 ) -> EvalImages:
@@ -79,7 +86,7 @@ def load_eval_images(
     """
     source = open_source(spec, key)
     wanted = len(source) if count is None else min(count, len(source))
-    crops: list[tuple[str, torch.Tensor, bool, tuple[int, int]]] = []  # (name, crop, photographed in gray, full size)
+    crops: list[_Crop] = []
     unreadable = 0
     for index in tqdm(range(wanted), desc=f"reading {spec}", unit="image", leave=False):
         try:
@@ -93,18 +100,18 @@ def load_eval_images(
                 f"{source.describe(index)} is {image.width}x{image.height}, smaller than the evaluation size {size} px; "
                 f"pass --size {min(image.size)} or less, --upscale to enlarge small images, or leave the image out"
             )
-        crops.append((source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image), image.size))
+        crops.append(_Crop(source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image), image.size))
     if not crops:
         raise UsageError(f"data source '{spec}' has no readable image")
     skipped = {"unreadable": unreadable}
-    if all(gray for _, _, gray, _ in crops):
-        stacked = torch.stack([crop for _, crop, _, _ in crops])[:, :1]
-        return EvalImages(spec, size, None, stacked, [c[0] for c in crops], skipped, [c[3] for c in crops])
-    skipped["gray among color"] = sum(gray for _, _, gray, _ in crops)
+    if all(c.gray for c in crops):
+        stacked = torch.stack([c.pixels for c in crops])[:, :1]
+        return EvalImages(spec, size, None, stacked, [c.name for c in crops], skipped, [c.full_size for c in crops])
+    skipped["gray among color"] = sum(c.gray for c in crops)
     if skipped["gray among color"]:
         log.warning("%s: %d gray picture(s) among color ones skipped (no ground truth)", spec, skipped["gray among color"])
-    color = [c for c in crops if not c[2]]
-    return EvalImages(spec, size, torch.stack([c[1] for c in color]), None, [c[0] for c in color], skipped, [c[3] for c in color])
+    color = [c for c in crops if not c.gray]
+    return EvalImages(spec, size, torch.stack([c.pixels for c in color]), None, [c.name for c in color], skipped, [c.full_size for c in color])
 
 
 def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tuple[float, float] | None:

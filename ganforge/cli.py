@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         usage="%(prog)s [-h] [CHECKPOINT] INPUT [INPUT ...] -o OUTPUT [options]",
     )
     colorize.add_argument("inputs", nargs="+", metavar="[CHECKPOINT] INPUT",
-                          help="optionally first a checkpoint (a .safetensors file, a Hub repo id, or 'default'), "
+                          help="optionally first a checkpoint (a .safetensors or .onnx file, a Hub repo id, or 'default'), "
                           "then image or video files, or folders (walked recursively)")
     colorize.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     _add_threads_option(colorize)
@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser(
         "eval", help="score a checkpoint, or a folder of any tool's colorizations, on a data source beside the gray and mean-color baselines"
     )
-    evaluate.add_argument("checkpoint", nargs="?", help="a .safetensors checkpoint or a Hub repo id (default: the shipped model)")
+    evaluate.add_argument("checkpoint", nargs="?", help="a .safetensors or .onnx checkpoint, a folder holding model.safetensors, or a Hub repo id (default: the shipped model)")
     evaluate.add_argument(
         "--predictions", metavar="DIR",
         help="score the colorizations in DIR (made by any tool) instead of a checkpoint; matched to --data's originals by relative path",

@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")
     compare.add_argument(
         "inputs", nargs="+", metavar="RECIPE_CHECKPOINT_OR_FOLDER",
-        help="recipe .yaml files, .safetensors checkpoints ('default': the shipped model) and/or folders of colorizations made by any tool (matched to the originals by relative path)",
+        help="recipe .yaml files, .safetensors or .onnx checkpoints ('default': the shipped model) and/or folders of colorizations made by any tool (matched to the originals by relative path)",
     )  # fmt: skip
     compare.add_argument("--steps", type=at_least(1), metavar="N", help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)")
     compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (evaluation uses --eval, else the first model's data.val)")

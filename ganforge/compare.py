@@ -55,7 +55,7 @@ class Contender:
 
     @property
     def is_checkpoint(self) -> bool:
-        return self.source.suffix == ".safetensors"
+        return self.source.suffix in (".safetensors", ".onnx")
 
     @property
     def is_predictions(self) -> bool:

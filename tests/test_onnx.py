@@ -131,3 +131,20 @@ def test_a_generator_that_cannot_be_traced_is_one_line_and_nothing_is_left_behin
     error = capsys.readouterr().err.strip()
     assert "cannot be exported to ONNX" in error and "use the PyTorch backend" in error and len(error.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
+def test_compare_takes_an_onnx_model_beside_its_checkpoint(tmp_path):
+    import json
+
+    from PIL import Image
+
+    model, out = exported(tmp_path, UNET)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photos / "a.png")
+    report = tmp_path / "report"
+    argv = ["compare", str(model), str(out), "--eval", f"imagefolder:{photos}", "--size", "32", "-o", str(report), "--metrics", "auc"]
+    assert main(argv) == 0
+    metrics = json.loads((report / "metrics.json").read_text())["results"][f"imagefolder:{photos}"]["metrics"]
+    torch_row, onnx_row = (values for row, values in metrics.items() if row not in ("gray (no color)", "mean color"))
+    assert onnx_row["auc"] == pytest.approx(torch_row["auc"], abs=1e-3)  # the same network on both backends

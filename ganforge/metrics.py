@@ -133,3 +133,21 @@ def flicker(chroma: torch.Tensor, gray: torch.Tensor, still: float = 0.02) -> to
     if not steady.any():
         raise ValueError("no pixel stays still between frames: flicker is undefined for this clip")
     return change[steady].mean()
+
+
+def warp_error(chroma: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Per-pixel chroma change along known motion, ``(T, H, W)`` (0 in frame 0).
+
+    ``chroma`` ``(T, C, H, W)``; ``flow`` ``(T, 2, H, W)``: pixel ``p`` of frame ``t`` was at
+    ``p + flow[t](p)`` in frame ``t - 1`` (as :class:`ganforge.clips.Clip` carries it). The mean
+    absolute channel difference between each pixel and the previous frame's chroma there
+    (bilinear): flicker where things move, which :func:`flicker` cannot see. Average it over
+    the pixels where the flow holds.
+    """
+    frames, _, height, width = chroma.shape
+    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
+    points = torch.stack([x + flow[1:, 0], y + flow[1:, 1]], dim=-1)
+    grid = points / torch.tensor([max(width - 1, 1), max(height - 1, 1)]) * 2 - 1
+    previous = F.grid_sample(chroma[:-1].float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    error = (chroma[1:].float() - previous).abs().mean(1)
+    return torch.cat([torch.zeros(1, height, width), error])

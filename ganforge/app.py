@@ -142,7 +142,7 @@ def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:
             with gr.Row():
                 with gr.Column():
                     clip = gr.Video(label="A short clip", sources=["upload"])
-                    smoothing = gr.Slider(0.0, 0.95, value=0.7, step=0.05, label="Temporal smoothing of colors")
+                    smoothing = gr.Slider(0.0, 0.95, value=0.9, step=0.05, label="Temporal smoothing of colors")
                     video_size = gr.Slider(64, 512, value=colorizer.recipe.data.size, step=16, label="Working size (short side, px)")
                     run_video = gr.Button("Colorize video", variant="primary")
                 with gr.Column():

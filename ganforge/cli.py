@@ -66,7 +66,9 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         desaturate_below=args.desaturate_below,
         upsample=args.upsample,
         overwrite=args.overwrite,
-        video=VideoOptions(batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing),
+        video=VideoOptions(
+            batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing, stabilize=args.stabilize
+        ),
     )
     checkpoint, inputs = split_checkpoint(args.inputs)
     colorizer, shard, state = load(checkpoint, backend=args.backend), (0, 1), None
@@ -133,6 +135,39 @@ def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: 
         "--metric-option", action="append", metavar="METRIC.OPTION=VALUE", dest="metric_options",
         help="an option of one metric, e.g. semantic_agreement.weights=mobilenet_v2_imagenet.safetensors (repeatable)",
     )  # fmt: skip
+
+
+def _cmd_deflicker(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .video import VIDEO_SUFFIXES, VideoOptions, deflicker_video
+
+    source, target = Path(args.video), Path(args.output)
+    if not source.is_file():
+        raise UsageError(f"'{source}' is not a file; name a video to deflicker")
+    if target.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"-o '{target}' is not a video file name; end it with one of {' '.join(VIDEO_SUFFIXES)}")
+    if target.resolve() == source.resolve():
+        raise UsageError(f"-o '{target}' is the input: ganforge never writes over a video it reads; pass another -o")
+    if target.exists() and not args.overwrite:
+        raise UsageError(f"'{target}' exists; pass --overwrite to replace it")
+    options = VideoOptions(batch_size=args.batch_size, smoothing=args.smoothing, stabilize=args.stabilize)
+    report = deflicker_video(source, target, options)
+    print(f"{PROG}: wrote {target}: {report.summary()}")
+    return 0
+
+
+def _add_stabilize_options(parser: argparse.ArgumentParser) -> None:
+    from .temporal import STABILIZERS
+
+    parser.add_argument(
+        "--stabilize", choices=STABILIZERS, default="motion",
+        help="video: blend each pixel with the previous frame's chroma where it moved to (optical flow; default), "
+        "or only where the picture is still",
+    )  # fmt: skip
+    parser.add_argument("--smoothing", type=between(0, 1, high_open=True), default=0.9, metavar="W",
+                        help="video: weight of the previous frame's chroma where the match holds; "
+                        "reset at scene cuts (0 = every frame on its own, default 0.9)")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -293,10 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("torch", "onnxruntime"),
         help="run the generator on PyTorch or ONNX Runtime (default: by the checkpoint's suffix, .onnx = onnxruntime)",
     )  # fmt: skip
-    colorize.add_argument("--smoothing", type=between(0, 1, high_open=True), default=0.7, metavar="W",
-                          help="video: weight of the previous frame's chroma where the picture is still; "
-                          "reset at scene cuts (0 = off, default 0.7)")
+    _add_stabilize_options(colorize)
     colorize.set_defaults(run=_cmd_colorize)
+
+    deflicker = sub.add_parser(
+        "deflicker", help="steady the colors of a video colorized by any tool: its luma is kept, its chroma smoothed along the motion",
+    )  # fmt: skip
+    deflicker.add_argument("video", metavar="COLOR_VIDEO", help="a colorized video (.mp4 .mkv .mov .avi .webm .m4v)")
+    deflicker.add_argument("-o", "--output", required=True, help="the video file to write")
+    deflicker.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    deflicker.add_argument("--batch-size", type=at_least(1), default=8, metavar="N", help="frames decoded per batch (default 8)")
+    _add_stabilize_options(deflicker)
+    _add_threads_option(deflicker)
+    deflicker.set_defaults(run=_cmd_deflicker)
 
     export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present) and its model card, to ship")
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from ganforge import metrics
-from ganforge.video import ChromaSmoother, rgb_to_cbcr
+from ganforge.temporal import ChromaSmoother
+from ganforge.video import rgb_to_cbcr
 
 av = pytest.importorskip("av", reason="video needs the 'video' extra (PyAV)")
 
@@ -188,3 +189,122 @@ def test_an_odd_sized_video_keeps_its_size_and_gets_colors(tmp_path):
         frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     assert report.frames == len(frames) == 6 and frames[0].shape == (57, 101, 3)
     assert np.abs(frames[0].astype(int) - frames[0].mean(2, keepdims=True)).max() > 2  # not gray: colors were laid in
+
+
+def test_a_variable_frame_rate_keeps_every_frame_at_its_time_and_is_not_called_damaged(tmp_path, capsys):
+    """Frames at irregular times come out at the same times (audio stays in sync), and the gaps
+    between them are not mistaken for frames lost to damage."""
+    from ganforge.cli import main
+
+    times_ms = [0, 33, 66, 150, 170, 300, 310, 320, 400, 433, 600, 610]
+    with av.open(str(tmp_path / "vfr.mkv"), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, ms in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
+    assert main(["colorize", str(model), str(tmp_path / "vfr.mkv"), "-o", str(tmp_path / "out.mkv")]) == 0
+    assert "lost" not in capsys.readouterr().out
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert [round(frame.time * 1000) for frame in container.decode(video=0)] == times_ms
+
+
+def flickering_clip(path: Path, frames: int = 10, size: tuple[int, int] = (96, 64)):
+    """A pan over a sample photo whose colors turn by a random hue angle every frame, written to ``path``."""
+    from ganforge.clips import SAMPLES, load_photo, pan, write_video
+    from ganforge.colormath import lab_to_rgb, rgb_to_lab
+
+    clip = pan(load_photo(SAMPLES / "astronaut.jpg"), size, frames, (3.0, 1.0))
+    lab = rgb_to_lab(clip.frames)
+    angle = (torch.rand(frames, generator=torch.Generator().manual_seed(0)) - 0.5) * 0.8  # up to +-23 degrees
+    cos, sin = angle.cos()[:, None, None], angle.sin()[:, None, None]
+    lab = torch.stack([lab[:, 0], cos * lab[:, 1] - sin * lab[:, 2], sin * lab[:, 1] + cos * lab[:, 2]], 1)
+    write_video(path, lab_to_rgb(lab).clamp(0, 1), crf=4)
+    return clip
+
+
+def planes(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="yuv420p") for frame in container.decode(video=0)]).astype(np.float32)
+
+
+def test_deflicker_steadies_moving_colors_and_keeps_the_luma(tmp_path):
+    from ganforge.cli import main
+    from ganforge.clips import read_video
+
+    clip = flickering_clip(tmp_path / "flicker.mp4")
+    assert main(["deflicker", str(tmp_path / "flicker.mp4"), "-o", str(tmp_path / "steady.mp4")]) == 0
+    before, after = (rgb_to_cbcr(read_video(tmp_path / name)) for name in ("flicker.mp4", "steady.mp4"))
+    moving = clip.moving
+    error_before = float(metrics.warp_error(before, clip.flow)[moving].mean())
+    error_after = float(metrics.warp_error(after, clip.flow)[moving].mean())
+    assert error_after < error_before / 2
+    # luma: as a plain re-encode leaves it (smoothing 0); chroma: smoothed
+    assert main(["deflicker", str(tmp_path / "flicker.mp4"), "-o", str(tmp_path / "plain.mp4"), "--smoothing", "0"]) == 0
+    plain, steady = planes(tmp_path / "plain.mp4"), planes(tmp_path / "steady.mp4")
+    assert np.abs(plain[:, :64] - steady[:, :64]).mean() < 0.5
+    assert np.abs(plain[:, 64:] - steady[:, 64:]).mean() > 1.0
+
+
+def test_deflicker_copies_audio_and_handles_odd_sizes_and_corrupt_packets(tmp_path, monkeypatch):
+    from ganforge.video import VideoOptions, deflicker_video
+
+    make_video(tmp_path / "clip.mp4")
+    report = deflicker_video(tmp_path / "clip.mp4", tmp_path / "out.mp4", VideoOptions())
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert len(container.streams.audio) == 1 and container.streams.video[0].average_rate == Fraction(10)
+        assert len(list(container.decode(video=0))) == report.frames == 12
+    make_video(tmp_path / "odd.mp4", frames=6, size=(101, 57), audio=False, pixels="yuv444p")
+    report = deflicker_video(tmp_path / "odd.mp4", tmp_path / "odd-out.mp4", VideoOptions())
+    with av.open(str(tmp_path / "odd-out.mp4")) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert report.frames == len(frames) == 6 and frames[0].shape == (57, 101, 3)
+
+    class Broken:  # av's Packet does not take new attributes: wrap it
+        def __init__(self, packet):
+            self._packet, self.stream, self.dts = packet, packet.stream, packet.dts
+
+        def decode(self):
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    make_video(tmp_path / "quiet.mp4", audio=False)
+    open_with_demux(monkeypatch, "quiet.mp4", lambda packets: (Broken(p) if i == 3 else p for i, p in enumerate(packets)))
+    report = deflicker_video(tmp_path / "quiet.mp4", tmp_path / "broken-out.mp4", VideoOptions())
+    assert report.corrupt_frames == 1 and 0 < report.frames < 12
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["missing.mp4", "-o", "out.mp4"], "'missing.mp4' is not a file; name a video to deflicker"),
+        (["fake.mp4", "-o", "out.mp4"], "is not a readable video"),
+        (["sound.mp4", "-o", "out.mp4"], "has no video stream"),
+        (["clip.mp4", "-o", "out.png"], "is not a video file name; end it with one of .mp4"),
+        (["clip.mp4", "-o", "clip.mp4"], "is the input: ganforge never writes over a video it reads"),
+        (["clip.mp4", "-o", "exists.mp4"], "'exists.mp4' exists; pass --overwrite to replace it"),
+        (["clip.mp4", "-o", "out.mp4", "--smoothing", "1"], "argument --smoothing: must be in [0, 1)"),
+    ],
+)
+def test_deflicker_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    make_video(tmp_path / "clip.mp4", frames=3, audio=False)
+    (tmp_path / "fake.mp4").write_bytes(b"this is not a video")
+    (tmp_path / "exists.mp4").write_bytes(b"keep me")
+    with av.open(str(tmp_path / "sound.mp4"), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    result = subprocess.run([sys.executable, "-m", "ganforge", "deflicker", *arguments], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(("ganforge: error: ", "ganforge deflicker: error: ")) and message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out.mp4*"))
+    assert (tmp_path / "exists.mp4").read_bytes() == b"keep me"

@@ -12,12 +12,9 @@
    for the previous and the shipped default; target for the shipped one >= 10 fps.
 2. Video end to end (decode, colorize, encode) of a synthetic 854x480, 30 fps
    clip with the realtime path, as a multiple of real time.
-3. Temporal flicker of that video's colors (mean absolute change of Cb/Cr between
-   frames where the luma stays still) with chroma smoothing against per-frame
-   independent colorization (``--smoothing 0``), for the random-weight realtime
-   model and for the trained default model.
-4. Peak resident memory of a fresh process colorizing a 6000x4000 (24 MP) photo.
-5. PyTorch against ONNX Runtime (``ganforge export --format onnx``) for the default and
+   (Temporal stability of the colors: benchmarks/video_stability.py.)
+3. Peak resident memory of a fresh process colorizing a 6000x4000 (24 MP) photo.
+4. PyTorch against ONNX Runtime (``ganforge export --format onnx``) for the default and
    the realtime models: generator frames per second at 256x256 batch 1, the whole
    ``Colorizer`` call, and the largest difference between their outputs (target < 1e-3).
    ``--onnx-only`` runs just this part.
@@ -114,23 +111,8 @@ def synthetic_clip(path: Path, seconds: float) -> None:
     container.close()
 
 
-def chroma_flicker(path: Path) -> float:
-    import av
-
-    from ganforge.metrics import flicker
-
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
-    height = frames[0].shape[0] * 2 // 3
-    planes = torch.from_numpy(np.stack([f[height:] for f in frames])).float()
-    chroma = planes.reshape(len(frames), 2, height // 2, -1)
-    luma = torch.from_numpy(np.stack([f[:height] for f in frames])).float()[:, None] / 255
-    luma = torch.nn.functional.avg_pool2d(luma, 2)  # to the chroma planes' resolution
-    return float(flicker(chroma, luma))
-
-
 def onnx_comparison(realtime_checkpoint: Path, tmp: Path, seconds: float) -> None:
-    """Section 5: the same models on both backends, side by side."""
+    """Section 4: the same models on both backends, side by side."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
@@ -157,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
-    parser.add_argument("--onnx-only", action="store_true", help="only section 5: PyTorch against ONNX Runtime")
+    parser.add_argument("--onnx-only", action="store_true", help="only section 4: PyTorch against ONNX Runtime")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.onnx_only:
@@ -213,18 +195,6 @@ def main() -> None:
         note = next(line for line in result.stdout.splitlines() if "frames at" in line)
         print(f"video 854x480 @ 30 fps, {frames} frames, --realtime: {frames / wall / 30:.2f}x real time end to end "
               f"including process start ({note.split(': ', 1)[1]}; target >= 1.0x)")  # fmt: skip
-        for label, model in (("random-weight realtime U-Net", str(checkpoint)), ("trained default model", "default")):
-            flicker = {}
-            for smoothing in ("0.7", "0"):
-                smoothed = Path(tmp) / f"smoothing-{smoothing}.mp4"
-                subprocess.run(
-                    [sys.executable, "-m", "ganforge", "colorize", model, str(clip), "-o", str(smoothed), "--realtime",
-                     "--smoothing", smoothing, "--overwrite"],
-                    capture_output=True, text=True, check=True,
-                )  # fmt: skip
-                flicker[smoothing] = chroma_flicker(smoothed)
-            print(f"flicker, {label} (Cb/Cr code values, still pixels): smoothing 0.7 {flicker['0.7']:.3f} vs per-frame "
-                  f"{flicker['0']:.3f} ({flicker['0'] / flicker['0.7']:.2f}x steadier)")  # fmt: skip
         peak = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(checkpoint)], capture_output=True, text=True, check=True)
         print(f"24 MP photo (6000x4000): peak RSS {float(peak.stdout.strip()):.2f} GiB (target < 2 GiB)")
         onnx_comparison(checkpoint, Path(tmp), args.seconds)

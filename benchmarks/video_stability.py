@@ -105,7 +105,7 @@ def speed(tmp: Path, seconds: float) -> None:
     print(f"\n854x480 @ 30 fps, {frames} frames, colorize --realtime (random-weight realtime U-Net), decode + colorize + encode:")
     for label, options in (("per-frame", VideoOptions(realtime=True, smoothing=0.0)),
                            ("still-pixel 0.7", VideoOptions(realtime=True, smoothing=0.7, stabilize="still")),
-                           ("motion-compensated 0.9", VideoOptions(realtime=True))):  # fmt: skip
+                           (f"motion-compensated {VideoOptions.smoothing}", VideoOptions(realtime=True))):  # fmt: skip
         colorizer = Colorizer(build_generator(recipe, color_space), color_space, recipe)
         report = colorize_video(colorizer, source, tmp / "speed-out.mp4", options)
         print(f"  {label:<24} {report.speed:5.2f}x real time ({report.frames / report.seconds:5.1f} fps)")
@@ -114,7 +114,7 @@ def speed(tmp: Path, seconds: float) -> None:
     lumas = [(frame * 255).round().to(torch.uint8).numpy() for frame in small]
     chroma = torch.full((2, 128, 228), 128.0)
     for preset in ("fast", "medium"):
-        smoother = MotionCompensatedSmoother(0.9, flow=FlowEstimator(preset))
+        smoother = MotionCompensatedSmoother(VideoOptions.smoothing, flow=FlowEstimator(preset))
         smoother(small[0][None], chroma)
         start = time.perf_counter()
         for frame in small[1:]:
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=6, help="clips made from --photos (two photos each)")
     parser.add_argument("--frames", type=int, default=16, help="frames per shot")
     parser.add_argument("--hue", type=float, default=20.0, help="deflicker: largest random hue turn per frame, degrees")
-    parser.add_argument("--weights", type=float, nargs="+", default=[0.9], help="motion-compensated smoothing weights to measure")
+    parser.add_argument("--weights", type=float, nargs="+", default=[VideoOptions.smoothing], help="motion-compensated smoothing weights to measure")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the speed clip")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-only", action="store_true", help="only section 3")

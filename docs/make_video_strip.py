@@ -31,7 +31,7 @@ SHOWN = (14, 17, 20, 23)
 METHODS = {
     "per-frame": VideoOptions(smoothing=0.0),
     "still-pixel 0.7": VideoOptions(smoothing=0.7, stabilize="still"),
-    "motion-compensated 0.9\n(default)": VideoOptions(smoothing=0.9),
+    f"motion-compensated {VideoOptions.smoothing}\n(default)": VideoOptions(),
 }
 
 

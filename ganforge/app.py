@@ -21,6 +21,7 @@ from typing import Any
 from .colorize import Colorizer
 from .data import open_source
 from .errors import UsageError
+from .video import VideoOptions
 from .images import UnreadableImage, open_image
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class ColorizeApp:
 
     def colorize_video(self, video: str | None, smoothing: float, size: int) -> tuple[str | None, str]:
         """Colorize an uploaded clip; the colorized clip and a status line."""
-        from .video import VideoOptions, colorize_video
+        from .video import colorize_video
 
         if not video:
             return None, "Upload a video first."
@@ -142,7 +143,7 @@ def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:
             with gr.Row():
                 with gr.Column():
                     clip = gr.Video(label="A short clip", sources=["upload"])
-                    smoothing = gr.Slider(0.0, 0.95, value=0.9, step=0.05, label="Temporal smoothing of colors")
+                    smoothing = gr.Slider(0.0, 0.95, value=VideoOptions.smoothing, step=0.01, label="Temporal smoothing of colors")
                     video_size = gr.Slider(64, 512, value=colorizer.recipe.data.size, step=16, label="Working size (short side, px)")
                     run_video = gr.Button("Colorize video", variant="primary")
                 with gr.Column():

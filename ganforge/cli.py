@@ -159,15 +159,16 @@ def _cmd_deflicker(args: argparse.Namespace) -> int:
 
 def _add_stabilize_options(parser: argparse.ArgumentParser) -> None:
     from .temporal import STABILIZERS
+    from .video import VideoOptions
 
     parser.add_argument(
         "--stabilize", choices=STABILIZERS, default="motion",
         help="video: blend each pixel with the previous frame's chroma where it moved to (optical flow; default), "
         "or only where the picture is still",
     )  # fmt: skip
-    parser.add_argument("--smoothing", type=between(0, 1, high_open=True), default=0.9, metavar="W",
+    parser.add_argument("--smoothing", type=between(0, 1, high_open=True), default=VideoOptions.smoothing, metavar="W",
                         help="video: weight of the previous frame's chroma where the match holds; "
-                        "reset at scene cuts (0 = every frame on its own, default 0.9)")
+                        f"reset at scene cuts (0 = every frame on its own, default {VideoOptions.smoothing})")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

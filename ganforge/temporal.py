@@ -31,7 +31,7 @@ class _Smoother:
         if not 0.0 <= weight < 1.0:
             raise UsageError(f"smoothing must be in [0, 1), got {weight}")
         self.weight, self.scene_cut, self.motion = weight, scene_cut, motion
-        self._previous: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._previous: tuple[torch.Tensor, torch.Tensor | np.ndarray] | None = None  # luma, state
         self.cuts = 0
 
     def __call__(self, luma: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
@@ -47,14 +47,16 @@ class _Smoother:
         self._previous = (luma, state)
         return self._chroma(state)
 
-    def _state(self, chroma: torch.Tensor) -> torch.Tensor:
+    def _state(self, chroma: torch.Tensor) -> torch.Tensor | np.ndarray:
         """What is averaged over frames (by default the chroma itself)."""
         return chroma
 
-    def _chroma(self, state: torch.Tensor) -> torch.Tensor:
+    def _chroma(self, state) -> torch.Tensor:
+        """The chroma a state stands for."""
         return state
 
-    def _blend(self, previous_luma, previous, luma, current) -> torch.Tensor | None:
+    def _blend(self, previous_luma, previous, luma, current):
+        """The new state from the previous frame's luma and state and this frame's; None at a scene cut."""
         raise NotImplementedError
 
 

@@ -55,7 +55,8 @@ def photo_clip(first: torch.Tensor, second: torch.Tensor, frames: int, size: tup
 
 
 def scores(frames: torch.Tensor, clip: Clip) -> dict[str, float]:
-    error = metrics.warp_error(rgb_to_cbcr(frames), clip.flow)
+    cbcr = rgb_to_cbcr(frames)
+    error = metrics.warp_error(cbcr, clip.flow)
     still = clip.valid & ~clip.moving
     return {
         "moving": float(error[clip.moving].mean()),
@@ -63,7 +64,7 @@ def scores(frames: torch.Tensor, clip: Clip) -> dict[str, float]:
         "all": float(error[clip.valid].mean()),
         "colorfulness": float(metrics.colorfulness(frames).mean()),
         "auc": float(metrics.auc(frames, clip.frames).mean()),
-        "cbcr_error": float((rgb_to_cbcr(frames) - rgb_to_cbcr(clip.frames)).abs().mean()),
+        "cbcr_error": float((cbcr - rgb_to_cbcr(clip.frames)).abs().mean()),
     }
 
 

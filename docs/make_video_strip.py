@@ -28,6 +28,7 @@ from ganforge.video import VideoOptions, colorize_video, rgb_to_cbcr
 REPO = Path(__file__).resolve().parents[1]
 SHOT = range(12, 24)  # the second shot of sample_clip(frames_per_shot=12)
 SHOWN = (14, 17, 20, 23)
+FOLLOWING = list(SHOT)[1:]  # the shot's frames that have a predecessor in it
 METHODS = {
     "per-frame": VideoOptions(smoothing=0.0),
     "still-pixel 0.7": VideoOptions(smoothing=0.7, stabilize="still"),
@@ -37,9 +38,8 @@ METHODS = {
 
 def heat(error: torch.Tensor, clip_valid: torch.Tensor, top: float = 6.0) -> torch.Tensor:
     """Mean warp error over the shot, ``(H, W)`` -> ``(3, H, W)`` magma colors, 0 to ``top`` code values."""
-    shot = list(SHOT)[1:]
-    valid = clip_valid[shot]
-    mean = (error[shot] * valid).sum(0) / valid.sum(0).clamp_min(1)
+    valid = clip_valid[FOLLOWING]
+    mean = (error[FOLLOWING] * valid).sum(0) / valid.sum(0).clamp_min(1)
     colors = matplotlib.colormaps["magma"]((mean / top).clamp(0, 1).numpy())[..., :3]
     return torch.from_numpy(colors).permute(2, 0, 1).float() * (valid.any(0))
 
@@ -59,8 +59,7 @@ def main() -> None:
             colorize_video(colorizer, gray, Path(tmp) / "out.mp4", options)
             frames = read_video(Path(tmp) / "out.mp4")
             error = metrics.warp_error(rgb_to_cbcr(frames), clip.flow)
-            after_first = list(SHOT)[1:]
-            moving = float(error[after_first][clip.moving[after_first]].mean())
+            moving = float(error[FOLLOWING][clip.moving[FOLLOWING]].mean())
             rows.append([frames[t] for t in SHOWN] + [heat(error, clip.valid)])
             labels.append(f"{label}\nflicker on moving\npixels: {moving:.2f}")
     columns = {f"frame {t - SHOT[0]}": torch.stack([row[i] for row in rows]) for i, t in enumerate(SHOWN)}

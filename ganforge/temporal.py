@@ -31,13 +31,13 @@ class _Smoother:
         if not 0.0 <= weight < 1.0:
             raise UsageError(f"smoothing must be in [0, 1), got {weight}")
         self.weight, self.scene_cut, self.motion = weight, scene_cut, motion
-        self._previous: tuple[torch.Tensor, torch.Tensor | np.ndarray] | None = None  # luma, state
+        self._previous: tuple | None = None  # the previous frame's luma and state
         self.cuts = 0
 
     def __call__(self, luma: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
         """``luma`` ``(1, h, w)`` in [0, 1] and ``chroma`` ``(2, h, w)`` (code values, neutral at 128) of
         one frame -> smoothed chroma."""
-        state = self._state(chroma)
+        luma, state = self._luma(luma), self._state(chroma)
         if self._previous is not None and self.weight > 0:
             blended = self._blend(*self._previous, luma, state)
             if blended is None:
@@ -46,6 +46,10 @@ class _Smoother:
                 state = blended
         self._previous = (luma, state)
         return self._chroma(state)
+
+    def _luma(self, luma: torch.Tensor):
+        """The luma as ``_blend`` compares it, made once per frame and kept for the next one."""
+        return luma
 
     def _state(self, chroma: torch.Tensor) -> torch.Tensor | np.ndarray:
         """What is averaged over frames (by default the chroma itself)."""
@@ -94,6 +98,11 @@ class MotionCompensatedSmoother(_Smoother):
         super().__init__(weight, scene_cut, motion)
         self.flow = flow or FlowEstimator()
 
+    def _luma(self, luma):
+        """Float and 8-bit ``(h, w)`` arrays: the warp residual needs the one, DIS the other."""
+        now = _as_numpy(luma)[0]
+        return now, _to_uint8(now)
+
     def _state(self, chroma):
         """``(h, w, 3)``: the chroma vector (centered on neutral) and its length, as OpenCV warps it."""
         cb, cr = _as_numpy(chroma) - 128
@@ -105,8 +114,7 @@ class MotionCompensatedSmoother(_Smoother):
         return torch.from_numpy(np.stack([state[..., 0] * scale, state[..., 1] * scale])) + 128
 
     def _blend(self, previous_luma, previous, luma, current):
-        now, before = _as_numpy(luma)[0], _as_numpy(previous_luma)[0]
-        now8, before8 = _to_uint8(now), _to_uint8(before)
+        (now, now8), (before, before8) = luma, previous_luma
         backward, forward = self.flow(now8, before8), self.flow(before8, now8)
         along = Warp(backward)
         change = np.abs(now - along(before))

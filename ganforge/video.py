@@ -112,10 +112,10 @@ def deflicker_video(source: Path, target: Path, options: VideoOptions) -> VideoR
         out = []
         for frame in frames:
             luma, chroma = split_planes(frame)
-            gray = ((luma - 16) / 219).clamp(0, 1)
+            gray = luma_to_gray(luma)
             if gray.shape[-2:] != chroma.shape[-2:]:  # 4:2:0: the luma at the chroma planes' resolution
                 gray = F.avg_pool2d(gray[None], 2, ceil_mode=True)[0]
-            out.append(join_planes(frame, smoother(gray, chroma)[None])[0])
+            out.append(join_planes(frame, smoother(gray, chroma)))
         return out
 
     return _transcode(source, target, steady, options.batch_size, fast=False)
@@ -268,18 +268,20 @@ def split_planes(frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(frame[:height][None]).float(), torch.from_numpy(chroma).float()
 
 
-def join_planes(frame: np.ndarray, chroma: torch.Tensor) -> list[np.ndarray]:
-    """Copies of ``frame`` with the chroma planes of each of ``chroma`` ``(N, 2, h, w)`` (code values) laid in."""
-    planes = chroma.round().clamp(16, 240).to(torch.uint8).numpy()
+def join_planes(frame: np.ndarray, chroma: torch.Tensor) -> np.ndarray:
+    """A copy of ``frame`` with ``chroma`` ``(2, h, w)`` (code values) laid into its chroma planes."""
+    cbcr = chroma.round().clamp(16, 240).to(torch.uint8).numpy()
     if frame.ndim == 3:
-        return [np.concatenate([frame[:1], cbcr]) for cbcr in planes]
+        return np.concatenate([frame[:1], cbcr])
     height, width = frame.shape[0] * 2 // 3, frame.shape[1]
-    out = []
-    for cbcr in planes:
-        copy = frame.copy()
-        copy[height:] = cbcr.reshape(-1, width)
-        out.append(copy)
-    return out
+    copy = frame.copy()
+    copy[height:] = cbcr.reshape(-1, width)
+    return copy
+
+
+def luma_to_gray(luma: torch.Tensor) -> torch.Tensor:
+    """BT.601 limited-range luma code values (16..235) -> gray in [0, 1]."""
+    return ((luma - 16) / 219).clamp(0, 1)
 
 
 def _colorize_batch(
@@ -289,10 +291,10 @@ def _colorize_batch(
     split = [split_planes(frame) for frame in frames]
     luma = torch.stack([y for y, _ in split])
     chroma_size = split[0][1].shape[-2:]
-    gray = ((luma - 16) / 219).clamp(0, 1)  # BT.601 limited range
+    gray = luma_to_gray(luma)
     batch_noise = noise.expand(len(frames), -1).to(colorizer.device) if noise is not None else None
     rgb = colorizer.predict_rgb(gray.to(colorizer.device), batch_noise, size).cpu()
     small_luma = F.interpolate(gray, size=rgb.shape[-2:], mode="area")
     chroma = torch.stack([smoother(l, c) for l, c in zip(small_luma, rgb_to_cbcr(rgb))])
     planes = F.interpolate(chroma, size=chroma_size, mode="bilinear", align_corners=False)
-    return [join_planes(frame, cbcr[None])[0] for frame, cbcr in zip(frames, planes)]
+    return [join_planes(frame, cbcr) for frame, cbcr in zip(frames, planes)]

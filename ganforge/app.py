@@ -2,8 +2,9 @@
 
 Upload one or many photos and see each beside its colorization and, for models
 that have one, the confidence map; download the results at full resolution.
-Sliders set what the Python API takes: the annealed-mean temperature, fading
-unsure colors toward gray, diverse samples (noise models) and the working size.
+Sliders set what the Python API takes: vividness and the annealed-mean temperature
+(classification models), fading unsure colors toward gray, diverse samples (noise
+models) and the working size.
 A second tab colorizes short video clips. The server binds to 127.0.0.1 unless
 told otherwise: what a user uploads stays on their machine. Every control is
 also an HTTP endpoint (``/colorize``, ``/colorize_video``) for ``gradio_client``.
@@ -53,11 +54,17 @@ class ColorizeApp:
     def __init__(self, colorizer: Colorizer, out_dir: Path | None = None) -> None:
         self.colorizer = colorizer
         self.out_dir = out_dir or Path(tempfile.mkdtemp(prefix="ganforge-app-"))
-        self.has_temperature = colorizer.backend == "torch" and hasattr(colorizer.generator, "temperature")
+        self.has_decoding = colorizer.backend == "torch" and hasattr(colorizer.generator, "temperature")  # a classification model
         self.has_confidence = colorizer.has_confidence
 
     def colorize(
-        self, files: list[str] | None, temperature: float | None, desaturate_below: float, samples: int, size: int
+        self,
+        files: list[str] | None,
+        temperature: float | None,
+        vividness: float | None,
+        desaturate_below: float,
+        samples: int,
+        size: int,
     ) -> tuple[list[tuple[str, str]], list[str], str]:
         """Colorize the uploaded files: gallery items (picture, caption), full-resolution results to download,
         and a status line naming what was skipped."""
@@ -65,7 +72,8 @@ class ColorizeApp:
             return [], [], "Upload one or more photos first."
         options = {
             "size": int(size), "desaturate_below": desaturate_below or None,
-            "temperature": temperature if self.has_temperature else None,
+            "temperature": temperature if self.has_decoding else None,
+            "vividness": vividness if self.has_decoding else None,
         }  # fmt: skip
         request = self.out_dir / uuid.uuid4().hex[:12]
         request.mkdir(parents=True)
@@ -118,7 +126,8 @@ def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:
     gr = _require_gradio()
     app = ColorizeApp(colorizer)
     examples = open_source(EXAMPLES, "examples")
-    temperature = float(getattr(colorizer.generator, "temperature", 0.38)) if app.has_temperature else None
+    temperature = float(getattr(colorizer.generator, "temperature", 0.38))
+    vividness = float(getattr(colorizer.generator, "vividness", 0.0))
     with gr.Blocks(title=title, analytics_enabled=False) as page:
         gr.Markdown(
             f"# ganforge: colorize black-and-white photos\nModel: `{colorizer.recipe.name}` ({colorizer.backend}). "
@@ -128,7 +137,8 @@ def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:
             with gr.Row():
                 with gr.Column(scale=1):
                     files = gr.File(label="Photos", file_count="multiple", file_types=["image"])
-                    temperature_slider = gr.Slider(0.05, 1.0, value=temperature or 0.38, step=0.01, label="Temperature (lower: bolder colors, more risk)", visible=app.has_temperature)
+                    vividness_slider = gr.Slider(-1.0, 2.0, value=vividness, step=0.05, label="Vividness (higher: bolder, rarer colors, more often wrong)", visible=app.has_decoding)
+                    temperature_slider = gr.Slider(0.05, 1.0, value=temperature, step=0.01, label="Temperature (lower: commit to the likeliest color; higher: blend the candidates)", visible=app.has_decoding)
                     desaturate = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Fade colors toward gray where confidence is below", visible=app.has_confidence)
                     samples = gr.Slider(1, 8, value=1, step=1, label="Diverse colorizations per photo", visible=bool(colorizer.noise_dim))
                     size = gr.Slider(64, 1024, value=colorizer.recipe.data.size, step=16, label="Working size (short side, px)")
@@ -138,7 +148,7 @@ def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:
                     gallery = gr.Gallery(label="Input, colorized, confidence", columns=3, height="auto")
                     downloads = gr.File(label="Full-resolution results", file_count="multiple")
                     status = gr.Markdown()
-            run.click(app.colorize, [files, temperature_slider, desaturate, samples, size], [gallery, downloads, status], api_name="colorize")
+            run.click(app.colorize, [files, temperature_slider, vividness_slider, desaturate, samples, size], [gallery, downloads, status], api_name="colorize")
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():

@@ -130,14 +130,15 @@ def export_for_inference(
     temperature: float | None = None,
     half: bool = False,
     confidence_temperature: float | None = None,
+    vividness: float | None = None,
 ) -> Path:
     """A checkpoint with only the weights inference uses (the EMA ones when present), about half the size.
 
     The recipe and metadata are kept, plus ``exported_from`` and, when the training data is readable
     here, its mean chroma (``mean_chroma``: the mean-color baseline travels with the model); training
     cannot resume from the export. ``temperature`` sets a classification model's default
-    annealed-mean temperature (the training temperature is kept as ``trained_temperature``) and
-    ``confidence_temperature`` its confidence calibration. ``half`` stores floating-point tensors as
+    annealed-mean temperature (the training temperature is kept as ``trained_temperature``),
+    ``vividness`` its default lean toward rare colors and ``confidence_temperature`` its confidence calibration. ``half`` stores floating-point tensors as
     float16, half the size again; loading casts them back to the model's dtype.
     """
     if Path(target).resolve() == Path(source).resolve():
@@ -147,7 +148,7 @@ def export_for_inference(
     metadata["exported_from"] = Path(source).name
     metadata["weights"] = "ema" if checkpoint.weights.get("ema") else "generator"
     recipe = checkpoint.recipe
-    options = {"temperature": temperature, "confidence_temperature": confidence_temperature}
+    options = {"temperature": temperature, "confidence_temperature": confidence_temperature, "vividness": vividness}
     options = {name: value for name, value in options.items() if value is not None}
     if options:
         from .build import build_color_space, build_generator
@@ -155,13 +156,18 @@ def export_for_inference(
         generator = recipe.generator
         with torch.device("meta"):  # only its attributes are read: no memory for a recipe's huge network
             model = build_generator(recipe, build_color_space(recipe))  # the recipe may leave the options at their defaults
+        trained_temperature = getattr(model, "temperature", None)
         for name, value in options.items():
             if not isinstance(generator, dict) or not hasattr(model, name):
                 raise CheckpointError(f"checkpoint '{source}' is not a classification model: it has no {name} to set")
-            if value <= 0:
+            if name.endswith("temperature") and value <= 0:
                 raise CheckpointError(f"{name} must be positive, got {value}")
+            try:
+                setattr(model, name, value)  # the generator refuses values outside its range
+            except ValueError as exc:
+                raise CheckpointError(str(exc)) from None
         if "temperature" in options:
-            metadata["trained_temperature"] = str(generator.get("temperature", model.temperature))
+            metadata["trained_temperature"] = str(generator.get("temperature", trained_temperature))
         recipe = dataclasses.replace(recipe, generator={**generator, **options})
     if MEAN_CHROMA not in metadata:
         from .evaluate import training_mean_chroma

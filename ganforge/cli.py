@@ -14,10 +14,12 @@ from typing import NoReturn
 
 from . import __version__
 from .argtypes import at_least, between, positive
+from .components import VIVIDNESS_RANGE
 from .errors import GanforgeError, UsageError, describe_os_error
 from .registry import Registries
 
 PROG = "ganforge"
+VIVIDNESS_HELP = "lean toward rare, saturated colors: 0 decodes as trained, above 0 bolder, below 0 duller (classification models)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +65,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         size=args.size,
         temperature=args.temperature,
+        vividness=args.vividness,
         desaturate_below=args.desaturate_below,
         upsample=args.upsample,
         overwrite=args.overwrite,
@@ -182,14 +185,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         if args.half or args.confidence_temperature is not None or args.metrics_from:
             raise UsageError("--half, --confidence-temperature and --metrics-from apply to --format safetensors")
-        out = export_onnx(args.checkpoint, args.output, temperature=args.temperature, static_size=args.static_size)
+        out = export_onnx(args.checkpoint, args.output, temperature=args.temperature, vividness=args.vividness, static_size=args.static_size)
         print(f"{PROG}: wrote {out} ({out.stat().st_size / 2**20:.1f} MiB; run it with ganforge colorize {out} ... or ganforge.load('{out}'))")
         return 0
     if args.static_size:
         raise UsageError("--static-size applies to --format onnx")
     results = evaluation_results(args.metrics_from) if args.metrics_from else None  # a bad file fails before anything is written
     out = export_for_inference(
-        args.checkpoint, args.output, args.temperature, half=args.half, confidence_temperature=args.confidence_temperature
+        args.checkpoint, args.output, args.temperature, half=args.half, confidence_temperature=args.confidence_temperature,
+        vividness=args.vividness,
     )
     before, after = Path(args.checkpoint).stat().st_size, out.stat().st_size
     print(f"{PROG}: wrote {out} ({after / 2**20:.1f} MiB, from {before / 2**20:.1f} MiB)")
@@ -209,15 +213,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.predictions:
         from .predictions import evaluate_predictions
 
-        if args.checkpoint or args.temperature is not None:
-            raise UsageError("--predictions scores a folder of finished colorizations: give it without a checkpoint or --temperature")
+        if args.checkpoint or args.temperature is not None or args.vividness is not None:
+            raise UsageError(
+                "--predictions scores a folder of finished colorizations: give it without a checkpoint, --temperature or --vividness"
+            )
         if not args.data:
             raise UsageError("--predictions needs --data SOURCE: the color originals the predictions colorize")
         evaluation = evaluate_predictions(args.predictions, args.data, Path(args.output), gray_conversion=args.gray or "lstar", **common)
     else:
         evaluation = evaluate_checkpoint(
             args.checkpoint or "default", args.data, Path(args.output), gray_conversion=args.gray, samples=args.samples,
-            temperature=args.temperature, **common,
+            temperature=args.temperature, vividness=args.vividness, **common,
         )  # fmt: skip
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
     print(Table(evaluation.table, baselines=(GRAY, MEAN_COLOR), **metric_directions(args.metrics)).markdown())
@@ -317,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
     colorize.add_argument("--desaturate-below", type=between(0, 1, low_open=True), metavar="C", help="fade colors toward gray where confidence < C")
     colorize.add_argument("--temperature", type=positive, metavar="T", help="annealed-mean temperature (classification models)")
+    colorize.add_argument("--vividness", type=between(*VIVIDNESS_RANGE), metavar="V", help=VIVIDNESS_HELP)
     colorize.add_argument(
         "--upsample", choices=UPSAMPLING, default="guided",
         help="how colors reach full resolution: along the lightness's edges (guided, default) or a plain bilinear resize",
@@ -347,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
     export.add_argument("-o", "--output", required=True, help="the file to write: .safetensors, or .onnx (then --format onnx is implied)")
     export.add_argument("--temperature", type=positive, metavar="T", help="classification models: the default annealed-mean temperature")
+    export.add_argument("--vividness", type=between(*VIVIDNESS_RANGE), metavar="V", help="classification models: the default " + VIVIDNESS_HELP)
     export.add_argument("--confidence-temperature", type=positive, metavar="T",
                         help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)")
     export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
@@ -372,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own; lstar for --predictions)")
     evaluate.add_argument("--samples", type=at_least(1), default=8, metavar="N", help="noise samples per image for diversity (default 8)")
     evaluate.add_argument("--temperature", type=positive, metavar="T", help="annealed-mean temperature (classification models)")
+    evaluate.add_argument("--vividness", type=between(*VIVIDNESS_RANGE), metavar="V", help=VIVIDNESS_HELP)
     evaluate.set_defaults(run=_cmd_eval)
 
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")

@@ -160,6 +160,7 @@ class Colorizer:
         *,
         noise: torch.Tensor | None = None,
         temperature: float | None = None,
+        vividness: float | None = None,
         size: int | None = None,
         desaturate_below: float | None = None,
         upsample: str = "guided",
@@ -168,13 +169,15 @@ class Colorizer:
         ``(B, 1 or 3, H, W)`` tensor batch in [0, 1]; the result is of the same kind (3 channels, same size).
 
         ``temperature``: annealed-mean temperature of classification models.
+        ``vividness``: how far a classification model leans toward rare, saturated
+        colors (0 as trained, up to 2; below 0 duller), see ``ColorClassifier``.
         ``size``: working resolution (short side). ``desaturate_below``: fade the
         colors toward gray where confidence is below this value (0..1).
         ``upsample``: how chroma reaches full resolution, ``"guided"`` (along the
         lightness's edges) or ``"bilinear"``.
         """
         gray = self._gray(images)
-        with self.using_temperature(temperature):
+        with self.using_decoding(temperature, vividness):
             chroma = self._chroma(gray, noise, size, upsample)
             if desaturate_below is not None:
                 if not 0 < desaturate_below <= 1:
@@ -289,30 +292,42 @@ class Colorizer:
         return rgb
 
     @contextlib.contextmanager
-    def using_temperature(self, temperature: float | None) -> Iterator[None]:
-        """Decode with another annealed-mean temperature inside the block (``None``: the model's own)."""
-        if temperature is None:
+    def using_decoding(self, temperature: float | None = None, vividness: float | None = None) -> Iterator[None]:
+        """Decode a classification model at another annealed-mean ``temperature`` and/or ``vividness``
+        inside the block (``None``: the model's own)."""
+        requested = {name: value for name, value in (("temperature", temperature), ("vividness", vividness)) if value is not None}
+        if not requested:
             yield
             return
         if self.backend == "onnxruntime":
-            fixed = self.generator.fixed_temperature
-            if fixed is None or abs(temperature - fixed) > 1e-9:
-                raise UsageError(
-                    f"an ONNX model decodes at the temperature it was exported with ({fixed}); export it again with "
-                    "ganforge export --format onnx --temperature T, or use the .safetensors checkpoint"
-                )
+            for name, value in requested.items():
+                fixed = self.generator.fixed_decoding.get(name)
+                if fixed is None or abs(value - fixed) > 1e-9:
+                    raise UsageError(
+                        f"an ONNX model decodes at the {name} it was exported with ({fixed}); export it again with "
+                        f"ganforge export --format onnx --{name} V, or use the .safetensors checkpoint"
+                    )
             yield
             return
-        if not hasattr(self.generator, "temperature"):
-            raise UsageError("temperature applies to classification models (generator 'zhang') only")
-        if temperature <= 0:
+        for name in requested:
+            if not hasattr(self.generator, name):
+                raise UsageError(f"{name} applies to classification models (generator 'zhang') only")
+        if temperature is not None and temperature <= 0:
             raise UsageError(f"temperature must be positive, got {temperature}")
-        previous = self.generator.temperature
-        self.generator.temperature = temperature
+        previous = {name: getattr(self.generator, name) for name in requested}
+        try:
+            self._set_decoding(requested)  # the generator refuses values outside its range
+        except ValueError as exc:
+            self._set_decoding(previous)
+            raise UsageError(str(exc)) from None
         try:
             yield
         finally:
-            self.generator.temperature = previous
+            self._set_decoding(previous)
+
+    def _set_decoding(self, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            setattr(self.generator, name, value)
 
 
 HUB_FILENAME = "model.safetensors"

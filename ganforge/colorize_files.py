@@ -35,6 +35,7 @@ class ColorizeOptions:
     confidence: bool = False
     size: int | None = None
     temperature: float | None = None
+    vividness: float | None = None
     desaturate_below: float | None = None
     upsample: str = "guided"
     overwrite: bool = False
@@ -147,36 +148,39 @@ def colorize_files(
             "--confidence and --desaturate-below need a classification model (generator 'zhang') or a noise model"
         )
     report = ColorizeReport()
-    call = {
-        "size": options.size, "temperature": options.temperature, "desaturate_below": options.desaturate_below,
-        "upsample": options.upsample,
-    }  # fmt: skip
-    for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2 or index > 0):
-        if target.exists() and not options.overwrite:
-            report.skipped_existing += 1
-            continue
-        if source.suffix.lower() in VIDEO_SUFFIXES:
-            video = colorize_video(colorizer, source, target, options.video)
-            report.written.append(target)
-            report.video_notes.append(f"{source.name}: {video.summary()}")
-            continue
-        try:
-            image = open_image(source)
-        except UnreadableImage as exc:
-            log.warning("skipping %s: %s", source, exc)
-            report.unreadable.append(str(source))
-            continue
-        if not is_grayscale(image):
-            report.color_inputs += 1
-        if options.samples:
-            for i, sample in enumerate(colorizer.sample(image, options.samples, **call), start=1):
-                _save(sample, _variant(target, f"sample{i}"))
-                report.written.append(_variant(target, f"sample{i}"))
-        else:
-            _save(colorizer(image, **call), target)
-            report.written.append(target)
-        if options.confidence:
-            confidence_path = _variant(target, "confidence", ".png")
-            _save(colorizer.confidence(image, size=options.size), confidence_path)
-            report.written.append(confidence_path)
+    with colorizer.using_decoding(options.temperature, options.vividness):  # pictures, videos and confidence maps alike
+        for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2 or index > 0):
+            _colorize_one(colorizer, source, target, options, report)
     return report
+
+
+def _colorize_one(colorizer: Colorizer, source: Path, target: Path, options: ColorizeOptions, report: ColorizeReport) -> None:
+    """One picture or video of the job list; what happened goes into ``report``."""
+    if target.exists() and not options.overwrite:
+        report.skipped_existing += 1
+        return
+    if source.suffix.lower() in VIDEO_SUFFIXES:
+        video = colorize_video(colorizer, source, target, options.video)
+        report.written.append(target)
+        report.video_notes.append(f"{source.name}: {video.summary()}")
+        return
+    try:
+        image = open_image(source)
+    except UnreadableImage as exc:
+        log.warning("skipping %s: %s", source, exc)
+        report.unreadable.append(str(source))
+        return
+    if not is_grayscale(image):
+        report.color_inputs += 1
+    call = {"size": options.size, "desaturate_below": options.desaturate_below, "upsample": options.upsample}
+    if options.samples:
+        for i, sample in enumerate(colorizer.sample(image, options.samples, **call), start=1):
+            _save(sample, _variant(target, f"sample{i}"))
+            report.written.append(_variant(target, f"sample{i}"))
+    else:
+        _save(colorizer(image, **call), target)
+        report.written.append(target)
+    if options.confidence:
+        confidence_path = _variant(target, "confidence", ".png")
+        _save(colorizer.confidence(image, size=options.size), confidence_path)
+        report.written.append(confidence_path)

@@ -71,6 +71,11 @@ class Prediction:
         return output if isinstance(output, Prediction) else cls(output)
 
 
+# A classification generator decodes its logits with two attributes the core may set for a call:
+# ``temperature`` (> 0, the annealed mean's) and ``vividness``, in this range (0: as trained).
+VIVIDNESS_RANGE = (-1.0, 2.0)
+
+
 @dataclass
 class GeneratorContext:
     """Everything a generator-side loss may look at for one batch."""

@@ -267,6 +267,7 @@ def evaluate(
     samples: int = 8,
     batch_size: int = 16,
     temperature: float | None = None,
+    vividness: float | None = None,
     baselines: bool = True,
     metric_options: dict[str, dict[str, Any]] | None = None,
 ) -> Evaluation:
@@ -274,13 +275,13 @@ def evaluate(
 
     ``gray_conversion`` makes the inputs gray another way than the model was
     trained with (``lstar``, ``rec601``, ``rec709``); by default the model's own.
-    ``temperature`` decodes a classification model at another annealed-mean
-    temperature. ``baselines=False`` scores the model alone (when several models
+    ``temperature`` and ``vividness`` decode a classification model another way
+    than its own. ``baselines=False`` scores the model alone (when several models
     share one set of images, the baselines need scoring once).
     """
     conversion = checked_conversion(gray_conversion or colorizer.gray_conversion)
     gray = images.gray(conversion)
-    with colorizer.using_temperature(temperature):
+    with colorizer.using_decoding(temperature, vividness):
         prediction, noise_samples = colorize_all(colorizer, gray, batch_size, samples, f"colorizing {images.source}")
     return score_prediction(
         images, prediction, noise_samples, conversion=conversion, metrics=metrics, mean_chroma=mean_chroma,
@@ -361,6 +362,7 @@ def evaluate_checkpoint(
     samples: int = 8,
     batch_size: int = 16,
     temperature: float | None = None,
+    vividness: float | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
     upscale: bool = False,
 ) -> Evaluation:
@@ -373,11 +375,11 @@ def evaluate_checkpoint(
     images = load_eval_images(spec, size=size, count=count, upscale=upscale)
     evaluation = evaluate(
         colorizer, images, metrics=metrics, gray_conversion=gray_conversion, mean_chroma=baseline_chroma(colorizer),
-        samples=samples, batch_size=batch_size, temperature=temperature, metric_options=metric_options,
+        samples=samples, batch_size=batch_size, temperature=temperature, vividness=vividness, metric_options=metric_options,
     )  # fmt: skip
     if fallback_note:
         evaluation.notes.insert(0, fallback_note)
-    write_evaluation(evaluation, out_dir, {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature})
+    write_evaluation(evaluation, out_dir, {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature, "vividness": vividness})
     return evaluation
 
 

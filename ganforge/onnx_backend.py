@@ -6,8 +6,8 @@ plus noise for noise models, to the predicted channels); everything around it
 stays ganforge's, so both backends give the same pictures within float
 rounding. The recipe, color space and mean chroma travel in the model's
 metadata, as in a safetensors checkpoint. A classification model's annealed-mean
-temperature is fixed in the graph at export (``ganforge export --temperature``
-chooses it); its confidence map needs the PyTorch backend.
+temperature and vividness are fixed in the graph at export (``ganforge export
+--temperature/--vividness`` choose them); its confidence map needs the PyTorch backend.
 
 Exporting needs the ``onnx`` extra (``onnx``); running needs ``onnxruntime``.
 """
@@ -52,7 +52,17 @@ class _ExportedGenerator(nn.Module):
         return Prediction.wrap(self.generator(gray, noise) if self.noise else self.generator(gray)).target
 
 
-def export_onnx(checkpoint: str | Path, target: str | Path, *, temperature: float | None = None, static_size: int | None = None) -> Path:
+DECODING = ("temperature", "vividness")  # a classification model's decoding options, fixed in the graph
+
+
+def export_onnx(
+    checkpoint: str | Path,
+    target: str | Path,
+    *,
+    temperature: float | None = None,
+    vividness: float | None = None,
+    static_size: int | None = None,
+) -> Path:
     """Write the checkpoint's generator (EMA weights) as an ONNX model at ``target``.
 
     Dynamic batch, height and width by default; ``static_size`` fixes the input at
@@ -65,10 +75,15 @@ def export_onnx(checkpoint: str | Path, target: str | Path, *, temperature: floa
         raise CheckpointError(f"exporting '{checkpoint}' onto itself would replace it; pass another -o")
     colorizer = load(checkpoint)
     generator = colorizer.generator
-    if temperature is not None:
-        if not hasattr(generator, "temperature"):
-            raise CheckpointError(f"checkpoint '{checkpoint}' is not a classification model: it has no temperature to set")
-        generator.temperature = temperature
+    for name, value in (("temperature", temperature), ("vividness", vividness)):
+        if value is None:
+            continue
+        if not hasattr(generator, name):
+            raise CheckpointError(f"checkpoint '{checkpoint}' is not a classification model: it has no {name} to set")
+        try:
+            setattr(generator, name, value)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     noise = bool(colorizer.noise_dim)
     size = static_size or colorizer.recipe.data.size
     example = (torch.zeros(1, 1, size, size),) + ((torch.zeros(1, colorizer.noise_dim),) if noise else ())
@@ -97,8 +112,7 @@ def export_onnx(checkpoint: str | Path, target: str | Path, *, temperature: floa
             "format": FORMAT, "ganforge_version": __version__, "recipe": json.dumps(recipe_to_dict(recipe)),
             "noise_dim": str(colorizer.noise_dim), "exported_from": Path(checkpoint).name,
         }  # fmt: skip
-        if hasattr(generator, "temperature"):
-            properties["temperature"] = str(generator.temperature)
+        properties.update({name: str(getattr(generator, name)) for name in DECODING if hasattr(generator, name)})
         if colorizer.mean_chroma is not None:
             properties[MEAN_CHROMA] = json.dumps(list(colorizer.mean_chroma))
         onnx.helper.set_model_props(model, properties)
@@ -109,9 +123,9 @@ def export_onnx(checkpoint: str | Path, target: str | Path, *, temperature: floa
 class OnnxRuntimeGenerator(nn.Module):
     """A generator whose forward runs on ONNX Runtime: what :class:`Colorizer` calls instead of the torch network."""
 
-    def __init__(self, session: Any, noise_dim: int, temperature: float | None, path: Path) -> None:
+    def __init__(self, session: Any, noise_dim: int, fixed_decoding: dict[str, float], path: Path) -> None:
         super().__init__()
-        self.session, self.noise_dim, self.fixed_temperature, self.path = session, noise_dim, temperature, path
+        self.session, self.noise_dim, self.fixed_decoding, self.path = session, noise_dim, fixed_decoding, path
         shape = session.get_inputs()[0].shape
         self.static_shape = tuple(shape[2:]) if all(isinstance(d, int) for d in shape) else None
 
@@ -145,5 +159,5 @@ def load_onnx(path: str | Path) -> tuple[OnnxRuntimeGenerator, Any, dict[str, st
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"'{path}' is an ONNX model ganforge did not export (no ganforge metadata); export one with ganforge export --format onnx")
     recipe = recipe_from_dict(json.loads(metadata["recipe"]), source=str(path))
-    temperature = float(metadata["temperature"]) if "temperature" in metadata else None
-    return OnnxRuntimeGenerator(session, int(metadata.get("noise_dim", "0")), temperature, path), recipe, metadata
+    fixed_decoding = {name: float(metadata[name]) for name in DECODING if name in metadata}
+    return OnnxRuntimeGenerator(session, int(metadata.get("noise_dim", "0")), fixed_decoding, path), recipe, metadata

@@ -3,7 +3,8 @@
 - ``ABBins``: the ab plane quantized on a grid of 10 into in-gamut bins, soft
   encoding (5 nearest bins, Gaussian sigma 5) and annealed-mean decoding.
 - generator ``zhang``: any backbone's features -> per-pixel logits over the bins,
-  decoded to ab with temperature T (0.38 in the paper; set ``temperature`` at inference).
+  decoded to ab with temperature T (0.38 in the paper; set ``temperature`` at inference)
+  after leaning toward rare colors by ``vividness`` (0 by default).
 - loss ``zhang``: multinomial cross-entropy on soft-encoded targets, weighted by
   class-rebalancing weights (``ganforge rebalance`` computes them from a dataset).
 - generator ``eccv16``: the paper's network shape (VGG-style, dilated convolutions).
@@ -32,7 +33,7 @@ from ganforge import hookimpl
 from ganforge.argtypes import at_least, between, positive
 from ganforge.build import create
 from ganforge.colormath import rgb_to_lab
-from ganforge.components import GeneratorContext, GeneratorLoss, Prediction
+from ganforge.components import VIVIDNESS_RANGE, GeneratorContext, GeneratorLoss, Prediction
 from ganforge.config import ComponentSpec
 from ganforge.errors import RecipeError, UsageError
 from ganforge.plugins import get_registries
@@ -41,6 +42,15 @@ from ganforge_plugins.unet import pad_to_multiple
 
 AB_SCALE = 110.0  # must match the lab color space's normalisation
 REBALANCE_DIR = Path(__file__).parent / "data" / "rebalance"
+VIVIDNESS_REFERENCE = "builtin:bsds500"  # whose color statistics say which colors are rare
+
+
+def check_vividness(vividness: float) -> float:
+    """``vividness`` itself, or a ValueError naming the range (beyond it colors are all one extreme or noise)."""
+    low, high = VIVIDNESS_RANGE
+    if not (math.isfinite(vividness) and low <= vividness <= high):
+        raise ValueError(f"vividness must be in [{low:g}, {high:g}], got {vividness}")
+    return vividness
 
 
 @functools.lru_cache(maxsize=4)
@@ -105,9 +115,13 @@ class ABBins(nn.Module):
         index, distance = self._candidates(ab)
         return index.gather(1, distance.argmin(1, keepdim=True))[:, 0]
 
-    def annealed_mean(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
-        """Zhang et al.'s annealed mean: softmax(logits / T) averaged over bin centers -> ab ``(B, 2, H, W)``."""
-        probabilities = torch.softmax(logits.float() / temperature, dim=1)
+    def annealed_mean(self, logits: torch.Tensor, temperature: float, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Zhang et al.'s annealed mean: softmax((logits + bias) / T) averaged over bin centers -> ab ``(B, 2, H, W)``.
+
+        ``bias`` ``(Q,)`` is added to every pixel's logits first (a prior correction).
+        """
+        logits = logits.float() if bias is None else logits.float() + bias.float()[:, None, None]
+        probabilities = torch.softmax(logits / temperature, dim=1)
         return torch.einsum("bqhw,qc->bchw", probabilities, self.centers.float())
 
     def probability_within(self, logits: torch.Tensor, ab: torch.Tensor, radius: float) -> torch.Tensor:
@@ -131,6 +145,13 @@ class ColorClassifier(nn.Module):
     ``confidence_temperature`` sharpens (< 1) or flattens the distribution that
     :meth:`confidence` reads, fitted after training so that confidence matches how
     often colors are right (``benchmarks/confidence_calibration.py --fit``).
+
+    ``vividness`` multiplies each bin's probability by its class-rebalancing weight
+    (BSDS500's, Zhang et al. eq. 4) raised to that power before decoding: 0 decodes as
+    trained, above 0 leans toward colors that are rare in photos (more saturated),
+    below 0 toward the common near-neutral ones (duller, closer to the mean that PSNR
+    rewards). Temperature cannot do this: where the most likely bin is a near-neutral
+    one, lowering T picks it more surely and the colors get no bolder.
     """
 
     def __init__(
@@ -142,6 +163,7 @@ class ColorClassifier(nn.Module):
         temperature: float = 0.38,
         downsample: int = 1,
         confidence_temperature: float = 1.0,
+        vividness: float = 0.0,
     ) -> None:
         super().__init__()
         if out_channels != 2:
@@ -154,21 +176,35 @@ class ColorClassifier(nn.Module):
         self.classify = nn.Conv2d(features, len(self.bins), 1)
         self.temperature = temperature
         self.confidence_temperature = confidence_temperature
+        self.vividness = vividness  # checked by the setter, also when set later
+        rebalancing = load_rebalancing(VIVIDNESS_REFERENCE, len(self.bins))
+        self.register_buffer("log_rarity", rebalancing.log(), persistent=False)
         self.downsample = downsample
         self.noise_dim = int(getattr(self.backbone, "noise_dim", 0))
 
+    @property
+    def vividness(self) -> float:
+        return self._vividness
+
+    @vividness.setter
+    def vividness(self, value: float) -> None:
+        self._vividness = check_vividness(float(value))
+
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """The color shown for ``logits``: ab ``(B, 2, h, w)`` in L*a*b* units, at the current temperature and vividness."""
+        return self.bins.annealed_mean(logits, self.temperature, self.vividness * self.log_rarity if self.vividness else None)
+
     def confidence(self, logits: torch.Tensor, radius: float) -> torch.Tensor:
         """Per pixel, the probability that the true color is within ``radius`` ab units of the one decoded
-        (at the current temperature), at the logits' resolution ``(B, 1, h, w)``."""
-        shown = self.bins.annealed_mean(logits, self.temperature)
-        return self.bins.probability_within(logits / self.confidence_temperature, shown, radius)
+        (at the current temperature and vividness), at the logits' resolution ``(B, 1, h, w)``."""
+        return self.bins.probability_within(logits / self.confidence_temperature, self.decode(logits), radius)
 
     def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> Prediction:
         features = Prediction.wrap(self.backbone(gray, noise)).target
         if self.downsample > 1:
             features = F.avg_pool2d(features, self.downsample, ceil_mode=True)
         logits = self.classify(features)
-        ab = self.bins.annealed_mean(logits, self.temperature) / AB_SCALE
+        ab = self.decode(logits) / AB_SCALE
         if ab.shape[-2:] != gray.shape[-2:]:
             ab = F.interpolate(ab, size=gray.shape[-2:], mode="bilinear", align_corners=False)
         return Prediction(ab.to(gray.dtype), logits=logits)

@@ -42,19 +42,19 @@ def photos(tmp_path):
 def test_the_page_colorizes_uploads_at_full_resolution_with_confidence_and_skips_non_images(tmp_path, photos):
     app = ColorizeApp(ganforge.load(checkpoint(tmp_path, ZHANG)), tmp_path / "out")
     files = [str(photos / name) for name in ("old.png", "notes.txt", "color.jpg")]
-    gallery, downloads, status = app.colorize(files, 0.3, 0.5, 1, 64)
+    gallery, downloads, status = app.colorize(files, 0.3, 0.5, 0.5, 1, 64)
     assert [caption for _, caption in gallery] == [
         "old: input", "old: colorized", "old: confidence (white = sure)", "color: input", "color: colorized", "color: confidence (white = sure)",
     ]  # fmt: skip
     assert [Image.open(path).size for path in downloads] == [(70, 45), (30, 30)]  # full resolution, not the working size
     assert all(Image.open(path).mode == "RGB" for path in downloads)
     assert "Colorized 2 photo(s)" in status and "Skipped 1 file(s) that are not readable images: notes.txt" in status
-    assert app.colorize([], 0.3, 0.0, 1, 64) == ([], [], "Upload one or more photos first.")
+    assert app.colorize([], 0.3, 0.0, 0.0, 1, 64) == ([], [], "Upload one or more photos first.")
 
 
 def test_a_noise_model_gives_several_samples_per_photo(tmp_path, photos):
     app = ColorizeApp(ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4})), tmp_path / "out")
-    _, downloads, _ = app.colorize([str(photos / "old.png")], None, 0.0, 3, 64)
+    _, downloads, _ = app.colorize([str(photos / "old.png")], None, None, 0.0, 3, 64)
     assert [os.path.basename(p) for p in downloads] == ["old_sample1.png", "old_sample2.png", "old_sample3.png"]
     pixels = [np.asarray(Image.open(p), dtype=int) for p in downloads]
     assert np.abs(pixels[0] - pixels[1]).max() > 0
@@ -71,7 +71,7 @@ def served(tmp_path):
 def test_the_served_page_answers_over_http_with_the_colorized_photo(served, photos):
     client = gradio_client.Client(served, verbose=False)
     gallery, downloads, status = client.predict(
-        files=[gradio_client.handle_file(str(photos / "old.png"))], temperature=0.38, desaturate_below=0.0, samples=1, size=64,
+        files=[gradio_client.handle_file(str(photos / "old.png"))], temperature=0.38, vividness=0.0, desaturate_below=0.0, samples=1, size=64,
         api_name="/colorize",
     )  # fmt: skip
     assert "Colorized 1 photo(s)" in status and len(gallery) == 3

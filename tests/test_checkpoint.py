@@ -177,15 +177,18 @@ def test_export_keeps_only_the_inference_weights_and_gives_the_same_colors(saved
     torch.testing.assert_close(ganforge.load(out)(gray), ganforge.load(path)(gray))
 
 
-def test_export_can_set_a_classification_models_temperature(tmp_path):
+def test_export_can_set_a_classification_models_temperature_and_vividness(tmp_path):
     from ganforge.checkpoint import export_for_inference
 
     from .helpers import checkpoint
 
     zhang = checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8, "temperature": 0.38})
-    out = export_for_inference(zhang, tmp_path / "warm.safetensors", temperature=0.6)
-    assert ganforge.load(out).generator.temperature == 0.6
+    out = export_for_inference(zhang, tmp_path / "warm.safetensors", temperature=0.6, vividness=0.5)
+    generator = ganforge.load(out).generator
+    assert (generator.temperature, generator.vividness) == (0.6, 0.5)
     assert read_checkpoint(out).metadata["trained_temperature"] == "0.38"
+    with pytest.raises(CheckpointError, match=r"vividness must be in \[-1, 2\], got 4"):
+        export_for_inference(zhang, tmp_path / "loud.safetensors", vividness=4)
     unet = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}, name="plain")
     with pytest.raises(CheckpointError, match="not a classification model"):
         export_for_inference(unet, tmp_path / "x.safetensors", temperature=0.6)

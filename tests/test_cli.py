@@ -80,6 +80,8 @@ def test_threads_pins_torch_before_the_command_runs(command, monkeypatch):
         (["colorize", "in.png", "-o", "out", "--smoothing", "1"], "argument --smoothing: must be in [0, 1), got 1"),
         (["colorize", "in.png", "-o", "out", "--temperature", "nan"], "argument --temperature: must be a positive number, got nan"),
         (["eval", "--images", "0"], "argument --images: must be at least 1, got 0"),
+        (["eval", "--vividness", "3"], "argument --vividness: must be in [-1, 2], got 3"),
+        (["export", "m.safetensors", "-o", "x.safetensors", "--vividness", "nan"], "argument --vividness: must be in [-1, 2], got nan"),
         (["compare", "r.yaml", "--steps", "0"], "argument --steps: must be at least 1, got 0"),
         (["export", "m.safetensors", "-o", "x.safetensors", "--confidence-temperature", "-1"],
          "argument --confidence-temperature: must be a positive number, got -1"),

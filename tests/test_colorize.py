@@ -54,6 +54,8 @@ def test_tensor_batches_and_color_inputs(unet_checkpoint):
         colorizer(batch, size=-5)
     with pytest.raises(UsageError, match="temperature applies to classification models"):
         colorizer(batch, temperature=0.5)
+    with pytest.raises(UsageError, match="vividness applies to classification models"):
+        colorizer(batch, vividness=0.5)
     with pytest.raises(UsageError, match="takes no noise"):
         colorizer.sample(batch, 3)
     with pytest.raises(UsageError, match="gives no confidence"):
@@ -90,6 +92,11 @@ def test_classification_confidence_is_the_probability_of_a_color_near_the_one_sh
     with torch.no_grad():
         head.classify.bias.copy_(torch.linspace(0, 3, 261))
     assert not torch.allclose(colorizer(gray, temperature=1.0), colorizer(gray, temperature=0.1))
+    # and so does vividness, for that call only; out of range is a usage error that changes nothing
+    assert not torch.allclose(colorizer(gray, vividness=1.0), colorizer(gray))
+    with pytest.raises(UsageError, match=r"vividness must be in \[-1, 2\], got 2.5"):
+        colorizer(gray, temperature=0.2, vividness=2.5)
+    assert (head.vividness, head.temperature) == (0.0, 0.38)
 
 
 def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path, monkeypatch):

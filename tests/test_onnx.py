@@ -49,14 +49,17 @@ def test_onnx_runtime_colorizes_like_pytorch_at_any_size(tmp_path, generator):
         assert all((a - b).abs().max() < 1e-3 for a, b in samples)
 
 
-def test_the_classification_temperature_is_fixed_at_export_and_confidence_needs_pytorch(tmp_path):
-    model, out = exported(tmp_path, ZHANG, "--temperature", "0.3")
+def test_the_classification_decoding_is_fixed_at_export_and_confidence_needs_pytorch(tmp_path):
+    model, out = exported(tmp_path, ZHANG, "--temperature", "0.3", "--vividness", "0.8")
     colorizer, reference = ganforge.load(out), ganforge.load(model)
     photo = np.random.default_rng(1).random((32, 32)).astype(np.float32)
-    assert np.abs(colorizer(photo) - reference(photo, temperature=0.3)).max() < 1e-3
-    assert np.abs(colorizer(photo, temperature=0.3) - colorizer(photo)).max() == 0
+    assert np.abs(colorizer(photo) - reference(photo, temperature=0.3, vividness=0.8)).max() < 1e-3
+    assert np.abs(reference(photo, temperature=0.3) - reference(photo, temperature=0.3, vividness=0.8)).max() > 1e-2
+    assert np.abs(colorizer(photo, temperature=0.3, vividness=0.8) - colorizer(photo)).max() == 0
     with pytest.raises(UsageError, match=r"decodes at the temperature it was exported with \(0.3\)"):
         colorizer(photo, temperature=0.6)
+    with pytest.raises(UsageError, match=r"decodes at the vividness it was exported with \(0.8\)"):
+        colorizer(photo, vividness=0.0)
     with pytest.raises(UsageError, match="only noise models give a confidence"):
         colorizer.confidence(photo)
 

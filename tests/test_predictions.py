@@ -151,7 +151,7 @@ def test_eval_predictions_writes_metrics_and_grid_and_refuses_mixed_up_arguments
     assert result["metrics"]["model"]["colorfulness"] == pytest.approx(result["metrics"]["gray (no color)"]["colorfulness"], abs=0.5)
     assert (out / "grid.png").is_file() and "| model |" in printed
     assert main(["eval", "x.safetensors", "--predictions", str(tool), "--data", f"imagefolder:{source}"]) == 2
-    assert "give it without a checkpoint or --temperature" in capsys.readouterr().err
+    assert "give it without a checkpoint, --temperature or --vividness" in capsys.readouterr().err
     assert main(["eval", "--predictions", str(tool)]) == 2
     assert "--predictions needs --data SOURCE" in capsys.readouterr().err
 

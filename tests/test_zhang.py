@@ -13,12 +13,14 @@ from ganforge.errors import RecipeError
 from ganforge.plugins import get_registries
 from ganforge_plugins.zhang import (
     REBALANCE_DIR,
+    VIVIDNESS_REFERENCE,
     ABBins,
     ColorClassifier,
     ECCV16,
     ZhangClassificationLoss,
     empirical_prior,
     in_gamut_bins,
+    load_rebalancing,
     rebalancing_weights,
 )
 
@@ -69,6 +71,28 @@ def test_annealed_mean_interpolates_between_mean_and_mode(bins):
     # lowering T moves the estimate from the mean towards the mode
     middle = bins.annealed_mean(logits, 0.38)[0, :, 0, 0]
     assert (middle - mode).norm() < (mean - mode).norm()
+
+
+def test_vividness_weighs_each_bin_by_its_rarity_before_decoding():
+    head = ColorClassifier(1, 2, backbone={"name": "unet", "width": 8, "depth": 2}, features=8, temperature=0.5)
+    logits = torch.randn(2, len(head.bins), 3, 3, generator=torch.Generator().manual_seed(0))
+    as_trained = head.decode(logits)
+    torch.testing.assert_close(as_trained, head.bins.annealed_mean(logits, 0.5))
+    rarity = load_rebalancing(VIVIDNESS_REFERENCE, len(head.bins)).log()
+    chroma = {}
+    for vividness in (-0.5, 0.0, 0.5, 1.0):
+        head.vividness = vividness
+        decoded = head.decode(logits)
+        torch.testing.assert_close(decoded, head.bins.annealed_mean(logits + vividness * rarity[:, None, None], 0.5))
+        chroma[vividness] = decoded.norm(dim=1).mean().item()
+    # the rare bins are the saturated ones: more vividness, more chroma; less, less
+    assert chroma[-0.5] < chroma[0.0] < chroma[0.5] < chroma[1.0]
+    for bad in (2.5, -1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"vividness must be in \[-1, 2\]"):
+            head.vividness = bad
+    assert head.vividness == 1.0  # a refused value leaves the last one
+    with pytest.raises(ValueError, match="vividness"):
+        ColorClassifier(1, 2, backbone={"name": "unet", "width": 8, "depth": 2}, features=8, vividness=3.0)
 
 
 def test_rebalancing_weights_have_expectation_one_and_favour_rare_colors(bins):

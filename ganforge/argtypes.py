@@ -20,6 +20,18 @@ def at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def sizes_at_least(low: int) -> Callable[[str], int | tuple[int, ...]]:
+    """One integer, or several separated by commas, each ``low`` or more (``--size 128,192``)."""
+    single = at_least(low)
+
+    def parse(text: str) -> int | tuple[int, ...]:
+        values = tuple(single(part) for part in text.split(","))
+        return values[0] if len(values) == 1 else values
+
+    parse.__name__ = "int"
+    return parse
+
+
 def between(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
     """A number in an interval; ``low_open``/``high_open`` leave that end out."""
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
-from .argtypes import at_least, between, positive
+from .argtypes import at_least, between, positive, sizes_at_least
 from .components import VIVIDNESS_RANGE
 from .errors import GanforgeError, UsageError, describe_os_error
 from .registry import Registries
@@ -70,7 +70,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         upsample=args.upsample,
         overwrite=args.overwrite,
         video=VideoOptions(
-            batch_size=args.batch_size, size=args.size, realtime=args.realtime, smoothing=args.smoothing, stabilize=args.stabilize
+            batch_size=args.batch_size, size=None if isinstance(args.size, tuple) else args.size, realtime=args.realtime, smoothing=args.smoothing, stabilize=args.stabilize
         ),
     )
     checkpoint, inputs = split_checkpoint(args.inputs)
@@ -328,7 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--upsample", choices=UPSAMPLING, default="guided",
         help="how colors reach full resolution: along the lightness's edges (guided, default) or a plain bilinear resize",
     )  # fmt: skip
-    colorize.add_argument("--size", type=at_least(16), metavar="PX", help="working resolution, short side (default: training size)")
+    colorize.add_argument(
+        "--size", type=sizes_at_least(16), metavar="PX[,PX...]",
+        help="working resolution, short side (default: training size); several, e.g. 128,192, average the colors "
+        "predicted at each (pictures only: a little more accurate, one pass of the network per size)",
+    )  # fmt: skip
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     colorize.add_argument("--batch-size", type=at_least(1), default=8, metavar="N", help="video frames per batch (default 8)")
     colorize.add_argument("--realtime", action="store_true", help="video: bound the working resolution to keep up with playback")

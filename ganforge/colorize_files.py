@@ -18,7 +18,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .atomic import atomic_path
-from .colorize import Colorizer
+from .colorize import Colorizer, WorkingSize
 from .errors import UsageError
 from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
 from .video import VIDEO_SUFFIXES, VideoOptions, colorize_video
@@ -33,7 +33,7 @@ _KEEP_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 class ColorizeOptions:
     samples: int = 0
     confidence: bool = False
-    size: int | None = None
+    size: WorkingSize = None  # several: pictures' colors averaged over them (videos take one)
     temperature: float | None = None
     vividness: float | None = None
     desaturate_below: float | None = None
@@ -139,6 +139,8 @@ def colorize_files(
     jobs = plan_jobs(inputs, output)
     if not jobs:
         raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+    if not isinstance(options.size, (int, type(None))) and any(source.suffix.lower() in VIDEO_SUFFIXES for source, _ in jobs):
+        raise UsageError("a video is colorized at one working size: pass one --size, or colorize the videos apart from the pictures")
     index, count = shard
     jobs = jobs[index::count]
     if options.samples and not colorizer.noise_dim:

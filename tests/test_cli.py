@@ -74,6 +74,7 @@ def test_threads_pins_torch_before_the_command_runs(command, monkeypatch):
     ("args", "message"),
     [
         (["colorize", "in.png", "-o", "out", "--size", "-5"], "argument --size: must be at least 16, got -5"),
+        (["colorize", "in.png", "-o", "out", "--size", "128,8"], "argument --size: must be at least 16, got 8"),
         (["colorize", "in.png", "-o", "out", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
         (["colorize", "in.png", "-o", "out", "--samples", "-1"], "argument --samples: must be at least 0, got -1"),
         (["colorize", "in.png", "-o", "out", "--desaturate-below", "2"], "argument --desaturate-below: must be in (0, 1], got 2"),

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import ganforge
+from ganforge.cli import main as main_cli
 from ganforge.colormath import rgb_to_lab
 from ganforge.errors import UsageError
 from ganforge.images import to_tensor
@@ -264,3 +265,32 @@ def test_outputs_never_overwrite_inputs_collide_or_feed_back(tmp_path):
     jobs = plan_jobs([photos / "b"], photos / "colorized")
     assert [source.name for source, _ in jobs] == ["x.png", "y.png"]
     assert [target.name for _, target in plan_jobs([photos], photos / "colorized")] == ["x.png", "x.png", "y.png"]
+
+
+def test_several_working_sizes_average_their_colors_for_pictures_only(tmp_path, capsys):
+    colorizer = ganforge.load(
+        checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8})
+    )
+    with torch.no_grad():
+        colorizer.generator.classify.bias.copy_(torch.linspace(0, 3, 261))
+    gray = torch.rand(1, 1, 40, 60, generator=torch.Generator().manual_seed(0))
+    small, large = colorizer.working_chroma(gray, size=16), colorizer.working_chroma(gray, size=24)
+    ab, gray_small = colorizer.working_chroma(gray, size=(16, 24))
+    torch.testing.assert_close(gray_small, large[1])  # the finer grid is kept
+    resized = torch.nn.functional.interpolate(small[0], size=large[0].shape[-2:], mode="bilinear", align_corners=False)
+    torch.testing.assert_close(ab, (resized + large[0]) / 2)
+    assert colorizer(gray, size=(16, 24)).shape == (1, 3, 40, 60)
+    assert not torch.allclose(colorizer(gray, size=(16, 24)), colorizer(gray, size=24))
+    single = [colorizer.confidence(gray, size=s) for s in (16, 24)]
+    torch.testing.assert_close(colorizer.confidence(gray, size=(16, 24)), (single[0] + single[1]) / 2)
+    with pytest.raises(ValueError, match="give at least one working size"):
+        colorizer(gray, size=())
+    # on the command line: pictures take several sizes, a video is refused before anything is written
+    Image.fromarray(np.full((40, 60), 120, np.uint8), "L").save(tmp_path / "photo.png")
+    assert main_cli(["colorize", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png"), "--size", "16,24"]) == 0
+    assert Image.open(tmp_path / "out.png").size == (60, 40)
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    capsys.readouterr()
+    assert main_cli(["colorize", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "clips"), "--size", "16,24"]) == 2
+    assert "a video is colorized at one working size: pass one --size" in capsys.readouterr().err
+    assert not (tmp_path / "clips").exists() or not any((tmp_path / "clips").iterdir())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .colorize import Colorizer
+from .components import VIVIDNESS_RANGE
 from .data import open_source
 from .errors import UsageError
 from .video import VideoOptions
@@ -137,7 +138,7 @@ def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:
             with gr.Row():
                 with gr.Column(scale=1):
                     files = gr.File(label="Photos", file_count="multiple", file_types=["image"])
-                    vividness_slider = gr.Slider(-1.0, 2.0, value=vividness, step=0.05, label="Vividness (higher: bolder, rarer colors, more often wrong)", visible=app.has_decoding)
+                    vividness_slider = gr.Slider(*VIVIDNESS_RANGE, value=vividness, step=0.05, label="Vividness (higher: bolder, rarer colors, more often wrong)", visible=app.has_decoding)
                     temperature_slider = gr.Slider(0.05, 1.0, value=temperature, step=0.01, label="Temperature (lower: commit to the likeliest color; higher: blend the candidates)", visible=app.has_decoding)
                     desaturate = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Fade colors toward gray where confidence is below", visible=app.has_confidence)
                     samples = gr.Slider(1, 8, value=1, step=1, label="Diverse colorizations per photo", visible=bool(colorizer.noise_dim))

@@ -138,8 +138,9 @@ def export_for_inference(
     here, its mean chroma (``mean_chroma``: the mean-color baseline travels with the model); training
     cannot resume from the export. ``temperature`` sets a classification model's default
     annealed-mean temperature (the training temperature is kept as ``trained_temperature``),
-    ``vividness`` its default lean toward rare colors and ``confidence_temperature`` its confidence calibration. ``half`` stores floating-point tensors as
-    float16, half the size again; loading casts them back to the model's dtype.
+    ``vividness`` its default lean toward rare colors and ``confidence_temperature`` its
+    confidence calibration. ``half`` stores floating-point tensors as float16, half the size
+    again; loading casts them back to the model's dtype.
     """
     if Path(target).resolve() == Path(source).resolve():
         raise CheckpointError(f"exporting '{source}' onto itself would replace the training checkpoint; pass another -o")

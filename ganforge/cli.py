@@ -70,7 +70,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         upsample=args.upsample,
         overwrite=args.overwrite,
         video=VideoOptions(
-            batch_size=args.batch_size, size=None if isinstance(args.size, tuple) else args.size, realtime=args.realtime, smoothing=args.smoothing, stabilize=args.stabilize
+            batch_size=args.batch_size, size=None if isinstance(args.size, tuple) else args.size,  # several: refused for videos
+            realtime=args.realtime, smoothing=args.smoothing, stabilize=args.stabilize,
         ),
     )
     checkpoint, inputs = split_checkpoint(args.inputs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -43,9 +44,13 @@ WorkingSize = int | Sequence[int] | None  # short side of the working resolution
 
 def working_sizes(size: WorkingSize) -> list[int | None]:
     """``size`` as a list of working sizes (``[None]``: the model's training size)."""
-    if size is None or isinstance(size, int):
-        return [size]
-    sizes = list(size)
+    if size is None:
+        return [None]
+    if isinstance(size, numbers.Integral):
+        return [int(size)]
+    if not isinstance(size, Sequence) or isinstance(size, str) or not all(isinstance(one, numbers.Integral) for one in size):
+        raise TypeError(f"size must be an integer or a sequence of integers, got {size!r}")
+    sizes = [int(one) for one in size]
     if not sizes:
         raise ValueError("size: give at least one working size")
     return sizes

@@ -285,6 +285,9 @@ def test_several_working_sizes_average_their_colors_for_pictures_only(tmp_path, 
     torch.testing.assert_close(colorizer.confidence(gray, size=(16, 24)), (single[0] + single[1]) / 2)
     with pytest.raises(ValueError, match="give at least one working size"):
         colorizer(gray, size=())
+    for bad in ("16", (16, 1.5), 1.5):
+        with pytest.raises(TypeError, match="size must be an integer or a sequence of integers"):
+            colorizer(gray, size=bad)
     # on the command line: pictures take several sizes, a video is refused before anything is written
     Image.fromarray(np.full((40, 60), 120, np.uint8), "L").save(tmp_path / "photo.png")
     assert main_cli(["colorize", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png"), "--size", "16,24"]) == 0

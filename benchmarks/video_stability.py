@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -33,8 +32,9 @@ import torch
 import ganforge
 from ganforge import metrics
 from ganforge.build import build_color_space, build_generator
-from ganforge.clips import SAMPLES, Clip, load_photo, moving_object, pan, read_video, sample_clip, write_video, zoom
+from ganforge.clips import SAMPLES, Clip, hue_flicker, load_photo, moving_object, pan, read_video, sample_clip, write_video, zoom
 from ganforge.colorize import Colorizer
+from ganforge.colormath import to_gray
 from ganforge.config import load_recipe
 from ganforge.flow import FlowEstimator
 from ganforge.temporal import MotionCompensatedSmoother
@@ -72,18 +72,6 @@ def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
 
 
-def hue_flicker(clip: Clip, degrees: float, seed: int = 0) -> torch.Tensor:
-    """The clip's true colors with each frame's chroma turned by its own random angle in +-``degrees``."""
-    from ganforge.colormath import lab_to_rgb, rgb_to_lab
-
-    angles = torch.from_numpy(np.random.default_rng(seed).uniform(-degrees, degrees, len(clip))).float() * math.pi / 180
-    lab = rgb_to_lab(clip.frames)
-    a, b = lab[:, 1], lab[:, 2]
-    cos, sin = angles.cos()[:, None, None], angles.sin()[:, None, None]
-    turned = torch.stack([lab[:, 0], cos * a - sin * b, sin * a + cos * b], dim=1)
-    return lab_to_rgb(turned).clamp(0, 1)
-
-
 def print_table(title: str, rows: dict[str, dict[str, float]], baseline: str, keys: tuple[str, ...]) -> None:
     print(f"\n{title}")
     header = {"moving": "warp err moving", "still": "warp err still", "all": "warp err all", "colorfulness": "colorfulness",
@@ -110,8 +98,7 @@ def speed(tmp: Path, seconds: float) -> None:
         colorizer = Colorizer(build_generator(recipe, color_space), color_space, recipe)
         report = colorize_video(colorizer, source, tmp / "speed-out.mp4", options)
         print(f"  {label:<24} {report.speed:5.2f}x real time ({report.frames / report.seconds:5.1f} fps)")
-    gray = 0.299 * clip.frames[:, 0] + 0.587 * clip.frames[:, 1] + 0.114 * clip.frames[:, 2]
-    small = torch.nn.functional.interpolate(gray[:, None], size=(128, 228), mode="area")[:, 0]
+    small = torch.nn.functional.interpolate(to_gray(clip.frames, "rec601"), size=(128, 228), mode="area")[:, 0]
     lumas = [(frame * 255).round().to(torch.uint8).numpy() for frame in small]
     chroma = torch.full((2, 128, 228), 128.0)
     for preset in ("fast", "medium"):
@@ -170,7 +157,7 @@ def main() -> None:
                 colorize_video(colorizer, gray, out, options)
                 results[name].append(scores(read_video(out), clip))
             flickering = tmp / f"flicker-{index}.mp4"
-            write_video(flickering, hue_flicker(clip, args.hue, seed=index), gray=False)
+            write_video(flickering, hue_flicker(clip.frames, args.hue, seed=index), gray=False)
             truth = tmp / f"truth-{index}.mp4"
             write_video(truth, clip.frames, gray=False)
             deflickered["true colors"].append(scores(read_video(truth), clip))

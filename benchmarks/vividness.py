@@ -28,8 +28,9 @@ import torch.nn.functional as F
 
 import ganforge
 from ganforge.colormath import to_gray
-from ganforge.evaluate import GRAY, MEAN_COLOR, MODEL, EvalImages, baseline_chroma, evaluate, load_eval_images
+from ganforge.evaluate import GRAY, MEAN_COLOR, MODEL, EvalImages, baseline_chroma, evaluate, load_eval_images, metric_directions
 from ganforge.plots import sample_grid, save_image
+from ganforge.report import Table
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATA = [f"imagefolder:{SHARED / name}" for name in ("photos/val", "bsds500/val", "kodak24")]
@@ -63,12 +64,9 @@ def sweep(
 
 
 def table(baselines: dict[str, dict[str, float]], rows: dict[tuple[float, float], dict[str, float]], metrics: list[str]) -> str:
-    lines = ["| decoding | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
-    for name, values in baselines.items():
-        lines.append(f"| {name} | " + " | ".join(f"{values[m]:.3f}" for m in metrics) + " |")
-    for (temperature, vividness), values in rows.items():
-        lines.append(f"| T {temperature:g}, vividness {vividness:g} | " + " | ".join(f"{values[m]:.3f}" for m in metrics) + " |")
-    return "\n".join(lines)
+    """The markdown table ``ganforge eval`` prints, one row per decoding."""
+    labelled = {f"T {temperature:g}, vividness {vividness:g}": values for (temperature, vividness), values in rows.items()}
+    return Table({**baselines, **labelled}, baselines=tuple(baselines), **metric_directions(metrics)).markdown()
 
 
 def plot(results: dict[str, tuple[dict, dict]], own_temperature: float, out: Path) -> None:

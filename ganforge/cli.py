@@ -19,7 +19,6 @@ from .errors import GanforgeError, UsageError, describe_os_error
 from .registry import Registries
 
 PROG = "ganforge"
-VIVIDNESS_HELP = "lean toward rare, saturated colors: 0 decodes as trained, above 0 bolder, below 0 duller (classification models)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,6 +117,17 @@ def _add_threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=at_least(1), metavar="N",
         help="CPU threads for torch (default: torch's own, one per core; set it on a machine other work shares)",
+    )  # fmt: skip
+
+
+def _add_decoding_options(parser: argparse.ArgumentParser, default: bool = False) -> None:
+    """--temperature and --vividness: how a classification model decodes (with ``default``: the one it ships with)."""
+    which = "the default " if default else ""
+    parser.add_argument("--temperature", type=positive, metavar="T", help=f"{which}annealed-mean temperature (classification models)")
+    parser.add_argument(
+        "--vividness", type=between(*VIVIDNESS_RANGE), metavar="V",
+        help=f"{which + 'vividness: ' if default else ''}lean toward rare, saturated colors: 0 decodes as trained, "
+        "above 0 bolder, below 0 duller (classification models)",
     )  # fmt: skip
 
 
@@ -323,8 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument("--samples", type=at_least(0), default=0, metavar="N", help="write N diverse colorizations (noise models)")
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
     colorize.add_argument("--desaturate-below", type=between(0, 1, low_open=True), metavar="C", help="fade colors toward gray where confidence < C")
-    colorize.add_argument("--temperature", type=positive, metavar="T", help="annealed-mean temperature (classification models)")
-    colorize.add_argument("--vividness", type=between(*VIVIDNESS_RANGE), metavar="V", help=VIVIDNESS_HELP)
+    _add_decoding_options(colorize)
     colorize.add_argument(
         "--upsample", choices=UPSAMPLING, default="guided",
         help="how colors reach full resolution: along the lightness's edges (guided, default) or a plain bilinear resize",
@@ -358,8 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present) and its model card, to ship")
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
     export.add_argument("-o", "--output", required=True, help="the file to write: .safetensors, or .onnx (then --format onnx is implied)")
-    export.add_argument("--temperature", type=positive, metavar="T", help="classification models: the default annealed-mean temperature")
-    export.add_argument("--vividness", type=between(*VIVIDNESS_RANGE), metavar="V", help="classification models: the default " + VIVIDNESS_HELP)
+    _add_decoding_options(export, default=True)
     export.add_argument("--confidence-temperature", type=positive, metavar="T",
                         help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)")
     export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
@@ -384,8 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads_option(evaluate)
     evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own; lstar for --predictions)")
     evaluate.add_argument("--samples", type=at_least(1), default=8, metavar="N", help="noise samples per image for diversity (default 8)")
-    evaluate.add_argument("--temperature", type=positive, metavar="T", help="annealed-mean temperature (classification models)")
-    evaluate.add_argument("--vividness", type=between(*VIVIDNESS_RANGE), metavar="V", help=VIVIDNESS_HELP)
+    _add_decoding_options(evaluate)
     evaluate.set_defaults(run=_cmd_eval)
 
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")

@@ -11,6 +11,7 @@ change along the true motion) and color error against the true colors at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .colormath import lab_to_rgb, rgb_to_lab, to_gray
 from .images import open_image
 
 SAMPLES = Path(__file__).resolve().parents[1] / "plugins" / "data" / "samples"
@@ -172,6 +174,16 @@ def sample_clip(size: tuple[int, int] = (256, 160), frames_per_shot: int = 12) -
     return clip
 
 
+def hue_flicker(frames: torch.Tensor, degrees: float, seed: int = 0) -> torch.Tensor:
+    """``frames`` ``(T, 3, H, W)`` with each frame's chroma turned by its own random angle in +-``degrees``
+    (lightness kept): flickering colors whose steady truth is known."""
+    angles = torch.from_numpy(np.random.default_rng(seed).uniform(-degrees, degrees, len(frames))).float() * math.pi / 180
+    lab = rgb_to_lab(frames)
+    cos, sin = angles.cos()[:, None, None], angles.sin()[:, None, None]
+    turned = torch.stack([lab[:, 0], cos * lab[:, 1] - sin * lab[:, 2], sin * lab[:, 1] + cos * lab[:, 2]], dim=1)
+    return lab_to_rgb(turned).clamp(0, 1)
+
+
 def write_video(path: str | Path, frames: torch.Tensor, fps: int = 30, gray: bool = False, crf: int = 8) -> None:
     """``frames`` ``(T, 3, H, W)`` sRGB in [0, 1] as an H.264 file (near-lossless by default), in color
     or made gray (Rec. 601 luma, as a black-and-white video holds it). Needs the ``video`` extra."""
@@ -179,7 +191,7 @@ def write_video(path: str | Path, frames: torch.Tensor, fps: int = 30, gray: boo
 
     av = _import_av()
     if gray:
-        frames = (0.299 * frames[:, 0] + 0.587 * frames[:, 1] + 0.114 * frames[:, 2])[:, None].expand(-1, 3, -1, -1)
+        frames = to_gray(frames, "rec601").expand(-1, 3, -1, -1)
     height, width = frames.shape[-2:]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)

@@ -26,7 +26,7 @@ from torch import nn
 from .build import build_color_space, build_generator
 from .checkpoint import MEAN_CHROMA, check_weights_fit, read_checkpoint
 from .colormath import gray_with_chroma, rgb_to_lab, to_gray
-from .components import ColorSpace, Prediction
+from .components import DECODING, ColorSpace, Prediction
 from .config import Recipe
 from .errors import UsageError
 from .images import normalise_mode, to_pil, to_tensor
@@ -327,7 +327,7 @@ class Colorizer:
     def using_decoding(self, temperature: float | None = None, vividness: float | None = None) -> Iterator[None]:
         """Decode a classification model at another annealed-mean ``temperature`` and/or ``vividness``
         inside the block (``None``: the model's own)."""
-        requested = {name: value for name, value in (("temperature", temperature), ("vividness", vividness)) if value is not None}
+        requested = {name: value for name, value in zip(DECODING, (temperature, vividness)) if value is not None}
         if not requested:
             yield
             return

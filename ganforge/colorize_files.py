@@ -18,7 +18,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .atomic import atomic_path
-from .colorize import Colorizer, WorkingSize
+from .colorize import Colorizer, WorkingSize, working_sizes
 from .errors import UsageError
 from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
 from .video import VIDEO_SUFFIXES, VideoOptions, colorize_video
@@ -139,7 +139,7 @@ def colorize_files(
     jobs = plan_jobs(inputs, output)
     if not jobs:
         raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
-    if not isinstance(options.size, (int, type(None))) and any(source.suffix.lower() in VIDEO_SUFFIXES for source, _ in jobs):
+    if len(working_sizes(options.size)) > 1 and any(source.suffix.lower() in VIDEO_SUFFIXES for source, _ in jobs):
         raise UsageError("a video is colorized at one working size: pass one --size, or colorize the videos apart from the pictures")
     index, count = shard
     jobs = jobs[index::count]

@@ -72,7 +72,8 @@ class Prediction:
 
 
 # A classification generator decodes its logits with two attributes the core may set for a call:
-# ``temperature`` (> 0, the annealed mean's) and ``vividness``, in this range (0: as trained).
+# ``temperature`` (> 0, the annealed mean's) and ``vividness``, in VIVIDNESS_RANGE (0: as trained).
+DECODING = ("temperature", "vividness")
 VIVIDNESS_RANGE = (-1.0, 2.0)
 
 

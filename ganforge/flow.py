@@ -67,11 +67,6 @@ class Warp:
         return self._cv2.remap(image, *self._maps, interpolation=self._cv2.INTER_LINEAR, borderMode=self._cv2.BORDER_REPLICATE)
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` ``(h, w)`` or ``(h, w, c)`` float32 sampled at ``p + flow(p)`` (bilinear, edges repeated)."""
-    return Warp(flow)(image)
-
-
 def reliable(backward: np.ndarray, forward: np.ndarray, along: Warp | None = None) -> np.ndarray:
     """Where the ``backward`` flow (current -> previous frame) can be trusted, ``(h, w)`` bool.
 

@@ -26,7 +26,7 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_path
 from .checkpoint import MEAN_CHROMA
-from .components import Prediction
+from .components import DECODING, Prediction
 from .config import recipe_from_dict, recipe_to_dict
 from .errors import CheckpointError, UsageError
 
@@ -52,9 +52,6 @@ class _ExportedGenerator(nn.Module):
         return Prediction.wrap(self.generator(gray, noise) if self.noise else self.generator(gray)).target
 
 
-DECODING = ("temperature", "vividness")  # a classification model's decoding options, fixed in the graph
-
-
 def export_onnx(
     checkpoint: str | Path,
     target: str | Path,
@@ -75,7 +72,7 @@ def export_onnx(
         raise CheckpointError(f"exporting '{checkpoint}' onto itself would replace it; pass another -o")
     colorizer = load(checkpoint)
     generator = colorizer.generator
-    for name, value in (("temperature", temperature), ("vividness", vividness)):
+    for name, value in zip(DECODING, (temperature, vividness)):  # fixed in the graph
         if value is None:
             continue
         if not hasattr(generator, name):

@@ -15,7 +15,7 @@ from ganforge.temporal import ChromaSmoother, MotionCompensatedSmoother, make_sm
 
 cv2 = pytest.importorskip("cv2", reason="motion compensation needs the 'video' extra (OpenCV)")
 
-from ganforge.flow import FlowEstimator, reliable, warp  # noqa: E402
+from ganforge.flow import FlowEstimator, Warp, reliable  # noqa: E402
 
 
 def texture(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
@@ -45,8 +45,8 @@ def test_warp_samples_along_the_flow():
     image = np.arange(12 * 16, dtype=np.float32).reshape(12, 16)
     flow = np.zeros((12, 16, 2), np.float32)
     flow[..., 0] = 2  # take the value two pixels to the right
-    assert np.array_equal(warp(image, flow)[:, :-2], image[:, 2:])
-    assert np.array_equal(warp(image, flow)[:, -2:], image[:, -1:].repeat(2, 1))  # beyond the edge: the edge
+    assert np.array_equal(Warp(flow)(image)[:, :-2], image[:, 2:])
+    assert np.array_equal(Warp(flow)(image)[:, -2:], image[:, -1:].repeat(2, 1))  # beyond the edge: the edge
 
 
 def test_reliable_rejects_pixels_that_leave_the_frame_or_do_not_come_back():

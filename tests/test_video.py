@@ -217,15 +217,10 @@ def test_a_variable_frame_rate_keeps_every_frame_at_its_time_and_is_not_called_d
 
 def flickering_clip(path: Path, frames: int = 10, size: tuple[int, int] = (96, 64)):
     """A pan over a sample photo whose colors turn by a random hue angle every frame, written to ``path``."""
-    from ganforge.clips import SAMPLES, load_photo, pan, write_video
-    from ganforge.colormath import lab_to_rgb, rgb_to_lab
+    from ganforge.clips import SAMPLES, hue_flicker, load_photo, pan, write_video
 
     clip = pan(load_photo(SAMPLES / "astronaut.jpg"), size, frames, (3.0, 1.0))
-    lab = rgb_to_lab(clip.frames)
-    angle = (torch.rand(frames, generator=torch.Generator().manual_seed(0)) - 0.5) * 0.8  # up to +-23 degrees
-    cos, sin = angle.cos()[:, None, None], angle.sin()[:, None, None]
-    lab = torch.stack([lab[:, 0], cos * lab[:, 1] - sin * lab[:, 2], sin * lab[:, 1] + cos * lab[:, 2]], 1)
-    write_video(path, lab_to_rgb(lab).clamp(0, 1), crf=4)
+    write_video(path, hue_flicker(clip.frames, 23.0), crf=4)
     return clip
 
 

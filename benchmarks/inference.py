@@ -10,6 +10,9 @@
    but the shipped one: speed does not depend on them. Then the whole ``Colorizer``
    call on a 256x256 photo (color conversion and edge-aware upsampling included)
    for the previous and the shipped default; target for the shipped one >= 10 fps.
+   Then the shipped default's call at its own working size (128) against several sizes
+   averaged (``colorize --size 128,160`` and ``128,192``), side by side.
+   ``--sizes-only`` runs just this comparison.
 2. Video end to end (decode, colorize, encode) of a synthetic 854x480, 30 fps
    clip with the realtime path, as a multiple of real time.
    (Temporal stability of the colors: benchmarks/video_stability.py.)
@@ -62,13 +65,23 @@ def fps(model: torch.nn.Module, batch: int, seconds: float) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def calls_per_second(colorizer: Colorizer, photo: np.ndarray, seconds: float) -> float:
-    colorizer(photo, size=256)
+def calls_per_second(colorizer: Colorizer, photo: np.ndarray, seconds: float, size: int | tuple[int, ...] = 256) -> float:
+    colorizer(photo, size=size)
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        colorizer(photo, size=256)
+        colorizer(photo, size=size)
         calls += 1
     return calls / (time.perf_counter() - start)
+
+
+def several_sizes(shipped: Colorizer, seconds: float) -> None:
+    """The shipped default's whole call on a 256x256 photo at one working size and at several averaged."""
+    photo = (np.random.default_rng(0).random((256, 256)) * 255).astype(np.uint8)
+    rates = {size: calls_per_second(shipped, photo, seconds, size) for size in (128, (128, 160), (128, 192))}
+    print("whole Colorizer call on a 256x256 photo, default model, by working size(s):")
+    for size, rate in rates.items():
+        label = ",".join(map(str, size)) if isinstance(size, tuple) else str(size)
+        print(f"  --size {label:<8} {rate:6.1f} fps ({rate / rates[128]:.2f}x the single size)")
 
 
 def gflops(model: torch.nn.Module) -> float:
@@ -140,8 +153,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
     parser.add_argument("--onnx-only", action="store_true", help="only section 4: PyTorch against ONNX Runtime")
+    parser.add_argument("--sizes-only", action="store_true", help="only the default model at one working size against several")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.sizes_only:
+        several_sizes(ganforge.load("default").fuse(), args.seconds)
+        return
     if args.onnx_only:
         recipe = load_recipe(REPO / "recipes" / "realtime.yaml")
         with tempfile.TemporaryDirectory() as tmp:
@@ -178,6 +195,7 @@ def main() -> None:
              (("previous default", previous), ("default", shipped))}  # fmt: skip
     print(f"whole Colorizer call on a 256x256 photo, working size 256: previous default {whole['previous default']:.1f} fps, "
           f"default {whole['default']:.1f} fps ({whole['default'] / whole['previous default']:.2f}x; target >= 10 fps)")
+    several_sizes(shipped, args.seconds)
 
     with tempfile.TemporaryDirectory() as tmp:
         unfused = build_generator(recipe, color_space)  # checkpoints hold the trained layout; --realtime fuses on load

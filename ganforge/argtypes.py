@@ -6,6 +6,8 @@ import argparse
 import math
 from collections.abc import Callable
 
+from .components import DECODING, VIVIDNESS_RANGE
+
 
 def at_least(low: int) -> Callable[[str], int]:
     """An integer option that must be ``low`` or more (``--size -5`` is refused, not run)."""
@@ -57,3 +59,7 @@ def positive(text: str) -> float:
 
 
 positive.__name__ = "float"
+
+
+# The decoding options of classification models (components.DECODING), each with the type that checks its value.
+DECODING_TYPES: dict[str, Callable[[str], float]] = dict(zip(DECODING, (positive, between(*VIVIDNESS_RANGE))))

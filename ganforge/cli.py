@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
-from .argtypes import at_least, between, positive, sizes_at_least
-from .components import VIVIDNESS_RANGE
+from .argtypes import DECODING_TYPES, at_least, between, positive, sizes_at_least
 from .errors import GanforgeError, UsageError, describe_os_error
 from .registry import Registries
 
@@ -123,9 +122,9 @@ def _add_threads_option(parser: argparse.ArgumentParser) -> None:
 def _add_decoding_options(parser: argparse.ArgumentParser, default: bool = False) -> None:
     """--temperature and --vividness: how a classification model decodes (with ``default``: the one it ships with)."""
     which = "the default " if default else ""
-    parser.add_argument("--temperature", type=positive, metavar="T", help=f"{which}annealed-mean temperature (classification models)")
+    parser.add_argument("--temperature", type=DECODING_TYPES["temperature"], metavar="T", help=f"{which}annealed-mean temperature (classification models)")
     parser.add_argument(
-        "--vividness", type=between(*VIVIDNESS_RANGE), metavar="V",
+        "--vividness", type=DECODING_TYPES["vividness"], metavar="V",
         help=f"{which + 'vividness: ' if default else ''}lean toward rare, saturated colors: 0 decodes as trained, "
         "above 0 bolder, below 0 duller (classification models)",
     )  # fmt: skip
@@ -398,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")
     compare.add_argument(
         "inputs", nargs="+", metavar="RECIPE_CHECKPOINT_OR_FOLDER",
-        help="recipe .yaml files, .safetensors or .onnx checkpoints ('default': the shipped model) and/or folders of colorizations made by any tool (matched to the originals by relative path)",
+        help="recipe .yaml files, .safetensors or .onnx checkpoints ('default': the shipped model) and/or folders of colorizations made by any tool (matched to the originals by relative path); "
+        "MODEL@vividness=V,temperature=T evaluates a classification model decoded that way, so 'default default@vividness=0.5' compares two decodings",
     )  # fmt: skip
     compare.add_argument("--steps", type=at_least(1), metavar="N", help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)")
     compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (evaluation uses --eval, else the first model's data.val)")

@@ -1,13 +1,15 @@
 """``ganforge compare``: train several recipes alike, evaluate them on the same images, write one report.
 
 Every recipe gets the same seed, training data and step budget; existing
-checkpoints can be compared too. A recipe that fails to train or evaluate
+checkpoints can be compared too, and one model decoded several ways
+(``default@vividness=0.5``) gives a column per decoding. A recipe that fails to train or evaluate
 becomes a row marked failed with its reason, and the others carry on. Runs
 live under ``OUT/runs/NAME``, so a killed comparison resumes where it was.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import platform
@@ -21,6 +23,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from .argtypes import DECODING_TYPES
 from .atomic import write_text
 from .colorize import DEFAULT, Colorizer, load, resolve_checkpoint
 from .colormath import GRAY_CONVERSIONS
@@ -39,6 +42,39 @@ from .train import MODEL_FILE, format_duration, train_from_recipe_file
 log = logging.getLogger(__name__)
 
 GRID_IMAGES = 6
+DECODING_MARK = "@"  # MODEL@vividness=0.5,temperature=0.3: the model decoded that way
+
+
+def split_decoding(given: str) -> tuple[str, dict[str, float]]:
+    """``'default@vividness=0.5'`` as ``('default', {'vividness': 0.5})``: a model and how to decode it.
+
+    Text that does not end in ``@NAME=VALUE[,NAME=VALUE]`` (or names an existing path) is the model alone.
+    """
+    model, mark, options = given.rpartition(DECODING_MARK)
+    if not mark or "=" not in options or Path(given).exists():
+        return given, {}
+    decoding = {}
+    for option in options.split(","):
+        name, _, text = (part.strip() for part in option.partition("="))
+        if name not in DECODING_TYPES:
+            raise UsageError(f"'{given}': '{name}' is not a decoding option; use {' or '.join(DECODING_TYPES)}, e.g. {model}@vividness=0.5")
+        try:
+            decoding[name] = DECODING_TYPES[name](text)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"'{given}': {name} {exc}") from None
+        except ValueError:
+            raise UsageError(f"'{given}': {name} must be a number, got '{text}'") from None
+    return model, decoding
+
+
+def describe(model: str, decoding: dict[str, float]) -> str:
+    """Where a column's model comes from and how it is decoded, for the report's context."""
+    where = "the model shipped with ganforge" if model == DEFAULT else model
+    return where + "".join(f", {name} {value:g}" for name, value in decoding.items())
+
+
+def decoding_suffix(decoding: dict[str, float]) -> str:
+    return DECODING_MARK + ",".join(f"{name}={value:g}" for name, value in decoding.items()) if decoding else ""
 
 
 @dataclass
@@ -48,6 +84,8 @@ class Contender:
 
     label: str
     source: Path
+    decoding: dict[str, float] = field(default_factory=dict)  # temperature/vividness to evaluate at (none: the model's own)
+    run_name: str = ""  # a recipe's run folder under OUT/runs, shared by its decodings
     model: Path | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -67,11 +105,13 @@ class Contender:
         return self.colorizer is not None or self.is_predictions
 
 
-def contender_labels(paths: list[Path]) -> list[str]:
-    """File stems and folder names (a checkpoint named model.safetensors is called after its run folder), made unique."""
+def contender_labels(paths: list[Path], decodings: list[dict[str, float]] | None = None) -> list[str]:
+    """File stems and folder names (a checkpoint named model.safetensors is called after its run folder), with
+    the decoding if one is given (``default@vividness=0.5``), made unique."""
     labels, seen = [], {}
-    for path in paths:
+    for path, decoding in zip(paths, decodings or [{}] * len(paths)):
         label = path.parent.name if path.name == MODEL_FILE else path.name if path.is_dir() else path.stem
+        label += decoding_suffix(decoding)
         seen[label] = seen.get(label, 0) + 1
         labels.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
     return labels
@@ -104,7 +144,7 @@ class CompareOptions:
 
 def train_contender(contender: Contender, out_dir: Path, options: CompareOptions) -> None:
     """Train (or resume) one recipe into ``out_dir/runs/LABEL``; failures are recorded, not raised."""
-    run_dir = out_dir / "runs" / contender.label
+    run_dir = out_dir / "runs" / contender.run_name
     overrides = [*options.overrides, f"seed={options.seed}", f"train.out_dir={run_dir}"]
     if options.data:
         overrides.append(f"data.train={options.data}")
@@ -128,21 +168,34 @@ def _grid(images: EvalImages, columns: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) -> Path:
     """Train/load, evaluate and report; returns the path of ``report.html``."""
-    paths = [resolve_checkpoint(p) if str(p) == DEFAULT else Path(p) for p in inputs]
-    for path in paths:
+    given = [split_decoding(str(one)) for one in inputs]
+    paths = [resolve_checkpoint(model) if model == DEFAULT else Path(model) for model, _ in given]
+    decodings = [decoding for _, decoding in given]
+    for path, decoding in zip(paths, decodings):
         if not path.exists():
             raise UsageError(f"'{path}' is neither a recipe file, a checkpoint nor a folder of colorizations")
-    contenders = [Contender(label, path) for label, path in zip(contender_labels(paths), paths)]
+        if decoding and path.is_dir():
+            raise UsageError(f"'{path}{decoding_suffix(decoding)}': a folder of colorizations is scored as it is; decoding options are for models")
+    sources = list(dict.fromkeys(paths))  # one run per recipe, however many decodings of it are compared
+    run_names = dict(zip(sources, contender_labels(sources)))
+    contenders = [
+        Contender(label, path, decoding, run_names[path]) for label, path, decoding in zip(contender_labels(paths, decodings), paths, decodings)
+    ]
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    trained: dict[Path, Contender] = {}
     for contender in contenders:
         if contender.is_predictions:
             continue
         if contender.is_checkpoint:
             contender.model = contender.source
+        elif contender.source in trained:  # another decoding of a recipe already trained
+            earlier = trained[contender.source]
+            contender.model, contender.error, contender.seconds = earlier.model, earlier.error, earlier.seconds
         else:
             train_contender(contender, out_dir, options)
+            trained[contender.source] = contender
         if contender.model is not None:
             try:
                 contender.colorizer = load(contender.model)
@@ -151,12 +204,12 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     working = [c for c in contenders if c.ready]
     models = [c for c in working if c.colorizer is not None]
     reference = models[0].colorizer if models else None  # its training data gives the mean-color baseline
-    sources = options.eval_sources or ([default_eval_data(reference.recipe)[0]] if reference else [])
+    eval_sources = options.eval_sources or ([default_eval_data(reference.recipe)[0]] if reference else [])
     mean_chroma = baseline_chroma(reference) if reference else None
 
     directions = metric_directions(options.metrics)
     sections, results, loaded, details = [], {}, {}, {}
-    for index, spec in enumerate(sources):
+    for index, spec in enumerate(eval_sources):
         images = loaded[spec] = load_eval_images(spec, size=options.size, count=options.images, upscale=options.upscale)
         table = Table({}, {c.label: c.error for c in contenders if c.error}, baselines=(GRAY, MEAN_COLOR), **directions)
         columns: dict[str, torch.Tensor] = {}
@@ -186,7 +239,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         metrics = {row: json_numbers(values) for row, values in table.rows.items()}
         results[spec] = {"images": len(images), "ground_truth": images.truth is not None, "metrics": metrics, "failed": table.failed}
 
-    truth_source = next((s for s in sources if results[s]["ground_truth"]), None)
+    truth_source = next((s for s in eval_sources if results[s]["ground_truth"]), None)
     if truth_source and models:
         cross = gray_conversion_table(models, loaded[truth_source])
         sections.append(Section(
@@ -200,11 +253,11 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         sections.append(Section("Models", Table({}, {c.label: c.error or "no model" for c in contenders})))
 
     curves = []
-    for contender in contenders:
-        plot = (contender.model.parent if contender.model else out_dir / "runs" / contender.label) / "loss_curves.png"
-        if plot.is_file() and not (contender.is_checkpoint or contender.is_predictions):
-            shutil.copyfile(plot, out_dir / f"loss_{contender.label}.png")
-            curves.append((contender.label, f"loss_{contender.label}.png"))
+    for contender in trained.values():
+        plot = (contender.model.parent if contender.model else out_dir / "runs" / contender.run_name) / "loss_curves.png"
+        if plot.is_file():
+            shutil.copyfile(plot, out_dir / f"loss_{contender.run_name}.png")
+            curves.append((contender.run_name, f"loss_{contender.run_name}.png"))
     if curves:
         sections.append(Section("Loss curves", images=curves, image_row=True))
 
@@ -215,7 +268,7 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         "hardware": hardware(),
         "wall time of this invocation": f"{format_duration(time.perf_counter() - started)} (runs it resumed count only what was left)",
         "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with ganforge {__version__}",
-        "models": ", ".join(f"{c.label} ({'the model shipped with ganforge' if str(given) == DEFAULT else given})" for c, given in zip(contenders, inputs)),
+        "models": ", ".join(f"{c.label} ({describe(model, c.decoding)})" for c, (model, _) in zip(contenders, given)),
     }
     html_path, _ = write_report(out_dir, "ganforge comparison", context, sections)
     summary = {"context": context, "metric_details": details, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
@@ -231,7 +284,7 @@ def evaluate_contender(
     if contender.colorizer is not None:
         return evaluate(
             contender.colorizer, images, metrics=options.metrics, mean_chroma=mean_chroma, baselines=baselines,
-            metric_options=options.metric_options,
+            metric_options=options.metric_options, **contender.decoding,
         )  # fmt: skip
     predicted = load_predictions(contender.source, images)
     if predicted.missing:
@@ -244,14 +297,18 @@ def evaluate_contender(
 
 
 def gray_conversion_table(contenders: list[Contender], images: EvalImages) -> Table:
-    """AuC of each model (rows) on inputs made gray by each conversion (columns)."""
-    rows = {}
+    """AuC of each model (rows) on inputs made gray by each conversion (columns); a model that cannot be
+    evaluated (e.g. asked for a decoding it lacks) is a failed row."""
+    table = Table({})
     for contender in contenders:
-        own = contender.colorizer.gray_conversion
-        rows[f"{contender.label} (trained on {own})"] = {
-            f"input {conversion}": evaluate(
-                contender.colorizer, images, metrics=["auc"], gray_conversion=conversion, baselines=False
-            ).table[MODEL]["auc"]
-            for conversion in GRAY_CONVERSIONS
-        }
-    return Table(rows)
+        row = f"{contender.label} (trained on {contender.colorizer.gray_conversion})"
+        try:
+            table.rows[row] = {
+                f"input {conversion}": evaluate(
+                    contender.colorizer, images, metrics=["auc"], gray_conversion=conversion, baselines=False, **contender.decoding
+                ).table[MODEL]["auc"]
+                for conversion in GRAY_CONVERSIONS
+            }
+        except Exception as exc:  # noqa: BLE001 - as in the metric tables, one model's failure is its row's reason
+            table.failed[row] = _one_line(exc)
+    return table

@@ -32,7 +32,7 @@ def report(tmp_path_factory):
     )
     (root / "broken.yaml").write_text(TINY_RECIPE.format(out_dir=root / "unused").replace("name: unet", "name: unetz"))
     options = CompareOptions(steps=6, eval_sources=["builtin:shapes", "builtin:true_bw"], size=32, images=4, overrides=SMALL)
-    recipes = [root / "per_channel.yaml", root / "l1_only.yaml", root / "broken.yaml"]
+    recipes = [root / "per_channel.yaml", root / "l1_only.yaml", root / "broken.yaml", f"{root / 'per_channel.yaml'}@temperature=0.5"]
     html = compare(recipes, root / "report", options)
     return html.parent
 
@@ -48,6 +48,8 @@ def test_a_failing_recipe_is_a_row_with_its_reason_and_the_others_complete(repor
     shapes = results["builtin:shapes"]
     assert set(shapes["metrics"]) == {"gray (no color)", "mean color", "per_channel", "l1_only"}
     assert "unknown generator 'unetz'" in shapes["failed"]["broken"]
+    assert "classification models" in shapes["failed"]["per_channel@temperature=0.5"]  # a U-Net has no decoding
+    assert sorted(p.name for p in (report / "runs").iterdir()) == ["l1_only", "per_channel"]  # per_channel trained once
     assert shapes["metrics"]["per_channel"]["auc"] > 0
     markdown = (report / "report.md").read_text()
     assert re.search(r"\| broken \| failed: .*unetz", markdown)
@@ -61,10 +63,51 @@ def test_true_black_and_white_images_are_reported_without_truth_metrics(report):
 
 def test_the_report_shows_each_models_gray_conversion_against_the_others(report):
     cross = json.loads((report / "metrics.json").read_text())["results"]["gray_conversion_auc"]
-    assert set(cross) == {"per_channel (trained on lstar)", "l1_only (trained on rec601)"}
+    assert set(cross) == {"per_channel (trained on lstar)", "l1_only (trained on rec601)"}  # the failed decoding has no row
     assert set(cross["l1_only (trained on rec601)"]) == {f"input {c}" for c in GRAY_CONVERSIONS}
     context = json.loads((report / "metrics.json").read_text())["context"]
     assert context["seed"] == "0" and "6 steps" in context["budget"] and context["hardware"]
+
+
+def test_one_model_decoded_several_ways_is_a_column_per_decoding(tmp_path):
+    from .helpers import checkpoint
+
+    model = checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8}, name="classifier")
+    options = CompareOptions(eval_sources=["builtin:shapes"], size=32, images=4, metrics=["colorfulness"])
+    html = compare([model, f"{model}@vividness=2", f"{model}@vividness=-1,temperature=0.3"], tmp_path / "report", options)
+    summary = json.loads((html.parent / "metrics.json").read_text())
+    rows = summary["results"]["builtin:shapes"]["metrics"]
+    plain, vivid, dull = (rows[label]["colorfulness"] for label in ("classifier", "classifier@vividness=2", "classifier@vividness=-1,temperature=0.3"))
+    assert dull < plain < vivid
+    assert "classifier@vividness=2 (" in summary["context"]["models"] and ", vividness 2)" in summary["context"]["models"]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("default@vivid=1", "'vivid' is not a decoding option; use temperature or vividness"),
+        ("default@vividness=3", "vividness must be in [-1, 2], got 3"),
+        ("default@temperature=0", "temperature must be a positive number"),
+        ("default@vividness=much", "vividness must be a number, got 'much'"),
+    ],
+)
+def test_a_bad_decoding_is_refused_in_one_line_before_anything_runs(tmp_path, capsys, given, message):
+    from ganforge.cli import main
+
+    assert main(["compare", given, "--eval", "builtin:shapes", "-o", str(tmp_path / "report")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "report").exists()
+
+
+def test_decoding_text_is_split_from_the_model_unless_the_whole_names_a_path(tmp_path):
+    from ganforge.compare import split_decoding
+
+    assert split_decoding("default@vividness=0.5, temperature=0.3") == ("default", {"vividness": 0.5, "temperature": 0.3})
+    assert split_decoding("runs/a@b/model.safetensors") == ("runs/a@b/model.safetensors", {})
+    odd = tmp_path / "model@vividness=1.safetensors"
+    odd.touch()
+    assert split_decoding(str(odd)) == (str(odd), {})
 
 
 def test_table_bolds_the_best_model_by_the_metrics_direction():

@@ -108,7 +108,8 @@ def zoom(photo: torch.Tensor, size: tuple[int, int], frames: int, rate: float) -
     grid = _pixel_grid(size)
     middle = torch.tensor([(width - 1) / 2, (height - 1) / 2])
     photo_middle = torch.tensor([(photo.shape[2] - 1) / 2, (photo.shape[1] - 1) / 2])
-    first = min((photo.shape[2] - 1) / (width - 1), (photo.shape[1] - 1) / (height - 1))
+    # the largest view that fits, a hair inside so that float rounding cannot put its corners outside
+    first = min((photo.shape[2] - 1) / (width - 1), (photo.shape[1] - 1) / (height - 1)) * (1 - 1e-5)
     scales = [first * rate**t for t in range(frames)]
     points = torch.stack([photo_middle + (grid - middle) * s for s in scales])
     _check_inside(photo, points, "zoom")

@@ -86,6 +86,14 @@ def test_clip_flows_say_where_each_pixel_was():
         assert true_warp_error(clip, clip.valid) < 0.02, clip.name  # bilinear resampling only
 
 
+def test_a_zoom_starts_from_the_largest_view_even_when_it_fills_the_photo_exactly():
+    """399x266 for 320x192 frames: the first view touches the photo's edges, where float rounding once fell outside."""
+    clip = zoom(torch.rand(3, 266, 399), (320, 192), 3, 0.97)
+    assert clip.frames.shape == (3, 3, 192, 320)
+    with pytest.raises(ValueError, match=r"zoom: the photo \(100x60\) is too small"):
+        zoom(torch.rand(3, 60, 100), (320, 192), 3, 1.05)  # zooming out of the largest view leaves the photo
+
+
 def test_a_moving_object_disoccludes_the_background_behind_it():
     photo = load_photo(SAMPLES / "astronaut.jpg")
     clip = moving_object(photo, load_photo(SAMPLES / "coffee.jpg"), (96, 64), 4, (6.0, 0.0), radius=12)

@@ -23,9 +23,10 @@ def without_shared_files(recipe) -> list[str]:
         for key in ("train", "val")
         if isinstance(getattr(recipe.data, key), list) or str(getattr(recipe.data, key)).startswith("imagefolder:")
     ]
-    backbone = recipe.generator.get("backbone") if isinstance(recipe.generator, dict) else None
-    if isinstance(backbone, dict) and backbone.get("encoder_weights"):
-        overrides.append("generator.backbone.encoder_weights=null")
+    generator = recipe.generator if isinstance(recipe.generator, dict) else {}
+    for key, spec in (("generator", generator), ("generator.backbone", generator.get("backbone"))):  # an encoder alone or under a head
+        if isinstance(spec, dict) and spec.get("encoder_weights"):
+            overrides.append(f"{key}.encoder_weights=null")
     return overrides
 
 

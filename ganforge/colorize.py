@@ -344,8 +344,6 @@ class Colorizer:
         for name in requested:
             if not hasattr(self.generator, name):
                 raise UsageError(f"{name} applies to classification models (generator 'zhang') only")
-        if temperature is not None and temperature <= 0:
-            raise UsageError(f"temperature must be positive, got {temperature}")
         previous = {name: getattr(self.generator, name) for name in requested}
         try:
             self._set_decoding(requested)  # the generator refuses values outside its range

@@ -45,6 +45,13 @@ REBALANCE_DIR = Path(__file__).parent / "data" / "rebalance"
 VIVIDNESS_REFERENCE = "builtin:bsds500"  # whose color statistics say which colors are rare
 
 
+def check_positive(name: str, value: float) -> float:
+    """``value`` itself, or a ValueError naming ``name`` (a temperature of 0 or less divides by zero)."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
 def check_vividness(vividness: float) -> float:
     """``vividness`` itself, or a ValueError naming the range (beyond it colors are all one extreme or noise)."""
     low, high = VIVIDNESS_RANGE
@@ -168,19 +175,36 @@ class ColorClassifier(nn.Module):
         super().__init__()
         if out_channels != 2:
             raise ValueError("the zhang generator predicts a and b: use color_space: lab")
-        if temperature <= 0 or confidence_temperature <= 0 or downsample < 1:
-            raise ValueError("temperature and confidence_temperature must be positive, downsample at least 1")
+        if downsample < 1:
+            raise ValueError(f"downsample must be at least 1, got {downsample}")
+        # decoding options, checked by their setters now and whenever they are set later (inference, export)
+        self.temperature = temperature
+        self.confidence_temperature = confidence_temperature
+        self.vividness = vividness
         spec = ComponentSpec.parse(backbone, "generator.backbone")
         self.backbone = create(get_registries().generators, spec, in_channels=in_channels, out_channels=features)
         self.bins = ABBins()
         self.classify = nn.Conv2d(features, len(self.bins), 1)
-        self.temperature = temperature
-        self.confidence_temperature = confidence_temperature
-        self.vividness = vividness  # checked by the setter, also when set later
         rebalancing = load_rebalancing(VIVIDNESS_REFERENCE, len(self.bins))
         self.register_buffer("log_rarity", rebalancing.log(), persistent=False)
         self.downsample = downsample
         self.noise_dim = int(getattr(self.backbone, "noise_dim", 0))
+
+    @property
+    def temperature(self) -> float:
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        self._temperature = check_positive("temperature", value)
+
+    @property
+    def confidence_temperature(self) -> float:
+        return self._confidence_temperature
+
+    @confidence_temperature.setter
+    def confidence_temperature(self, value: float) -> None:
+        self._confidence_temperature = check_positive("confidence_temperature", value)
 
     @property
     def vividness(self) -> float:

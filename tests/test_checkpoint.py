@@ -189,6 +189,9 @@ def test_export_can_set_a_classification_models_temperature_and_vividness(tmp_pa
     assert read_checkpoint(out).metadata["trained_temperature"] == "0.38"
     with pytest.raises(CheckpointError, match=r"vividness must be in \[-1, 2\], got 4"):
         export_for_inference(zhang, tmp_path / "loud.safetensors", vividness=4)
+    for name in ("temperature", "confidence_temperature"):
+        with pytest.raises(CheckpointError, match=f"^{name} must be positive, got -1$"):
+            export_for_inference(zhang, tmp_path / "cold.safetensors", **{name: -1})
     unet = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}, name="plain")
     with pytest.raises(CheckpointError, match="not a classification model"):
         export_for_inference(unet, tmp_path / "x.safetensors", temperature=0.6)

@@ -97,6 +97,8 @@ def test_classification_confidence_is_the_probability_of_a_color_near_the_one_sh
     assert not torch.allclose(colorizer(gray, vividness=1.0), colorizer(gray))
     with pytest.raises(UsageError, match=r"vividness must be in \[-1, 2\], got 2.5"):
         colorizer(gray, temperature=0.2, vividness=2.5)
+    with pytest.raises(UsageError, match="^temperature must be positive, got 0$"):
+        colorizer(gray, temperature=0, vividness=0.5)
     assert (head.vividness, head.temperature) == (0.0, 0.38)
 
 

@@ -64,6 +64,15 @@ def test_the_classification_decoding_is_fixed_at_export_and_confidence_needs_pyt
         colorizer.confidence(photo)
 
 
+def test_onnx_export_from_python_refuses_a_temperature_the_graph_would_divide_by(tmp_path):
+    from ganforge.onnx_backend import export_onnx
+
+    model = checkpoint(tmp_path, ZHANG)
+    with pytest.raises(UsageError, match="^temperature must be positive, got 0$"):
+        export_onnx(model, tmp_path / "cold.onnx", temperature=0)
+    assert not (tmp_path / "cold.onnx").exists()
+
+
 def test_a_static_size_export_takes_that_size_only(tmp_path):
     model, out = exported(tmp_path, UNET, "--static-size", "32")
     colorizer = ganforge.load(out)

@@ -95,6 +95,17 @@ def test_vividness_weighs_each_bin_by_its_rarity_before_decoding():
         ColorClassifier(1, 2, backbone={"name": "unet", "width": 8, "depth": 2}, features=8, vividness=3.0)
 
 
+def test_the_temperatures_are_refused_at_zero_or_below_when_built_and_when_set():
+    head = ColorClassifier(1, 2, backbone={"name": "unet", "width": 8, "depth": 2}, features=8)
+    for name in ("temperature", "confidence_temperature"):
+        for bad in (0.0, -0.5, float("nan")):
+            with pytest.raises(ValueError, match=f"^{name} must be positive, got {bad}$"):
+                setattr(head, name, bad)
+        with pytest.raises(ValueError, match=f"{name} must be positive"):
+            ColorClassifier(1, 2, backbone={"name": "unet", "width": 8, "depth": 2}, features=8, **{name: 0.0})
+    assert (head.temperature, head.confidence_temperature) == (0.38, 1.0)  # a refused value leaves the last one
+
+
 def test_rebalancing_weights_have_expectation_one_and_favour_rare_colors(bins):
     prior = torch.rand(len(bins), generator=torch.Generator().manual_seed(0)) ** 4
     prior = prior / prior.sum()

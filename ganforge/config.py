@@ -51,7 +51,8 @@ class DataConfig:
 
     # one source, or a list of sources mixed by weight: [SOURCE, {source: SOURCE, weight: 0.5}, ...]
     train: Any = "builtin:samples"
-    val: Optional[str] = "builtin:samples"
+    # one source or a list of them; the sample grids take images from each in turn
+    val: Any = "builtin:samples"
     size: int = 128
     batch_size: int = 16
     num_workers: int = 2

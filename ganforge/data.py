@@ -472,13 +472,28 @@ def stream_head(spec: str, key: str, count: int) -> ListSource:
 
 
 def validation_batch(source: ImageSource, color_space: ColorSpace, *, size: int, count: int) -> dict[str, Any]:
-    """The first ``count`` readable color pictures, center-cropped: the fixed images of sample grids."""
+    """The first ``count`` readable color pictures, center-cropped: the fixed images of sample grids.
+
+    From a :class:`MixedSource` they are taken from each part in turn, so every validation set shows.
+    """
     dataset = ColorizationDataset(source, color_space, size, seed=0, train=False)
     items = []
-    for index in range(len(dataset)):
+    for index in _interleaved(source):
         item = dataset[index]
         if item is not None:
             items.append(item)
         if len(items) == count:
             break
     return collate(items)
+
+
+def _interleaved(source: ImageSource) -> Iterator[int]:
+    """Every index of ``source``; a :class:`MixedSource`'s parts alternate (first of each, second of each, ...)."""
+    if not isinstance(source, MixedSource):
+        yield from range(len(source))
+        return
+    sizes = [len(part) for part in source.sources]
+    for rank in range(max(sizes)):
+        for offset, size in zip(source.offsets, sizes):
+            if rank < size:
+                yield int(offset) + rank

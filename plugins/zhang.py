@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -291,17 +292,22 @@ def rebalancing_weights(prior: torch.Tensor, centers: torch.Tensor, sigma: float
     return weights / (smoothed * weights).sum()
 
 
-def empirical_prior(source_spec: str, images: int, size: int) -> tuple[torch.Tensor, int]:
-    """Fraction of pixels whose ab falls nearest each bin, over up to ``images`` pictures of a data source."""
-    from ganforge.data import ColorizationDataset, open_source
+def empirical_prior(source_spec: str | list[Any], images: int, size: int, key: str = "--data") -> tuple[torch.Tensor, int]:
+    """Fraction of pixels whose ab falls nearest each bin, over up to ``images`` pictures of a data source.
 
-    source = open_source(source_spec, "--data")
+    A mixture of sources (a recipe's ``data.train`` list) is sampled by its weights, as training draws it.
+    """
+    from ganforge.data import ColorizationDataset, MixedSource, open_source
+
+    source = open_source(source_spec, key)
     lab = get_registries().color_spaces.create("lab")
     dataset = ColorizationDataset(source, lab, size, seed=0, train=False)
+    rng = np.random.default_rng(0)
+    draws = [source.draw(rng) for _ in range(images)] if isinstance(source, MixedSource) else range(min(images, len(dataset)))
     bins = ABBins()
     counts = torch.zeros(len(bins))
     used = 0
-    for index in tqdm(range(min(images, len(dataset))), desc="ab histogram", unit="image"):
+    for index in tqdm(draws, desc="ab histogram", unit="image"):
         item = dataset[index]
         if item is None:
             continue
@@ -313,13 +319,23 @@ def empirical_prior(source_spec: str, images: int, size: int) -> tuple[torch.Ten
     return counts / counts.sum(), used
 
 
+def _rebalance_data(data: str) -> tuple[str | list[Any], str]:
+    """The data to count, and the key its errors name: a source, or a recipe file's ``data.train`` mix."""
+    if data.endswith((".yaml", ".yml")):
+        from ganforge.config import load_recipe
+
+        return load_recipe(data).data.train, "data.train"
+    return data, "--data"
+
+
 def _cmd_rebalance(args: argparse.Namespace) -> int:
-    prior, used = empirical_prior(args.data, args.images, args.size)
+    spec, key = _rebalance_data(args.data)
+    prior, used = empirical_prior(spec, args.images, args.size, key)
     bins = ABBins()
     weights = rebalancing_weights(prior, bins.centers, args.sigma, args.mix)
     record = {
         "method": "Zhang et al. 2016 class rebalancing (Gaussian-smoothed prior mixed with uniform, E[w] = 1)",
-        "data": args.data,
+        "data": spec,
         "images": used,
         "size": args.size,
         "sigma": args.sigma,
@@ -342,7 +358,7 @@ def ganforge_add_commands(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "rebalance", help="compute Zhang et al. class-rebalancing weights over a data source (for loss 'zhang')"
     )
-    parser.add_argument("data", help="data source, e.g. imagefolder:photos/ or builtin:samples")
+    parser.add_argument("data", help="data source, e.g. imagefolder:photos/ or builtin:samples, or a recipe file (its data.train mix, drawn by weight)")
     parser.add_argument("-o", "--output", required=True, help="JSON file to write; use it as losses: {zhang: {rebalance: FILE}}")
     parser.add_argument("--images", type=at_least(1), default=1000, help="at most this many images (default 1000)")
     parser.add_argument("--size", type=at_least(16), default=128, help="center crop size the images are counted at (default 128)")

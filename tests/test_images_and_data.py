@@ -121,6 +121,15 @@ def test_validation_batch_takes_the_first_readable_images(tmp_path):
     assert batch["gray"].shape == (2, 1, 16, 16)
 
 
+def test_validation_batch_of_several_sets_takes_from_each_in_turn():
+    rgb = get_registries().color_spaces.create("rgb")
+    first = {name: validation_batch(open_source(name, "data.val"), rgb, size=16, count=2)["target"] for name in ("builtin:samples", "builtin:shapes")}
+    source = open_source(["builtin:samples", "builtin:true_bw", "builtin:shapes"], "data.val")
+    batch = validation_batch(source, rgb, size=16, count=4)["target"]
+    # the true black-and-white photos are skipped (gray), so samples and shapes alternate
+    torch.testing.assert_close(batch, torch.stack([first["builtin:samples"][0], first["builtin:shapes"][0], first["builtin:samples"][1], first["builtin:shapes"][1]]))
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

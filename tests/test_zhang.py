@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from ganforge.cli import main
 from ganforge.colormath import rgb_to_lab
 from ganforge.components import GeneratorContext, Prediction
 from ganforge.errors import RecipeError
@@ -135,8 +136,22 @@ def test_rebalance_command_writes_weights_a_loss_can_use(tmp_path):
     assert "ganforge: 6 images" in result.stdout
     loss = ZhangClassificationLoss(rebalance=str(out))
     assert loss.weights.shape == (261,)
-    with pytest.raises(ValueError, match=r"rebalancing file 'nowhere.json' not found \(shipped: builtin:bsds500, builtin:samples, builtin:shapes"):
+    with pytest.raises(ValueError, match=r"rebalancing file 'nowhere.json' not found \(shipped: builtin:bsds500, builtin:everyday, builtin:samples, builtin:shapes"):
         ZhangClassificationLoss(rebalance="nowhere.json")
+
+
+def test_rebalance_counts_a_recipes_training_mix_by_its_weights(tmp_path):
+    recipe = tmp_path / "mix.yaml"
+    recipe.write_text("data:\n  train:\n    - {source: builtin:shapes, weight: 3}\n    - {source: builtin:samples, weight: 1}\n")
+    out = tmp_path / "w.json"
+    assert main(["rebalance", str(recipe), "-o", str(out), "--images", "8", "--size", "16"]) == 0
+    record = json.loads(out.read_text())
+    assert record["images"] == 8 and record["data"][0] == {"source": "builtin:shapes", "weight": 3.0}
+    shapes, _ = empirical_prior("builtin:shapes", 8, 16)
+    samples, _ = empirical_prior("builtin:samples", 4, 16)
+    prior = torch.tensor(record["prior"])
+    # between the two sources' own histograms, nearer the one drawn three times as often
+    assert (prior - shapes).abs().sum() < (prior - samples).abs().sum()
 
 
 def classifier(**options) -> ColorClassifier:

@@ -25,7 +25,8 @@ from ganforge.data import open_source
 from ganforge.images import to_tensor
 from ganforge.metrics import ab_error, auc, psnr
 from ganforge.plots import sample_grid, save_image
-from ganforge.upsample import GUIDED_EPS, GUIDED_RADIUS, UPSAMPLING, upsample_chroma
+from ganforge.choices import UPSAMPLING
+from ganforge.upsample import GUIDED_EPS, GUIDED_RADIUS, upsample_chroma
 
 
 def edge_mask(rgb: torch.Tensor, step: float = 10.0) -> torch.Tensor:

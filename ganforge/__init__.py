@@ -2,14 +2,35 @@
 
 Public API: :func:`load` a checkpoint into a :class:`Colorizer`; the component
 registries (:func:`get_registries`); :data:`hookimpl` for plugin authors.
+``Colorizer``, ``load`` and ``get_registries`` are imported on first use, so the
+command line and plugin modules that only need :data:`hookimpl` start without torch.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from .hookspecs import hookimpl
+
 __version__ = "0.1.0"
-
-from .colorize import Colorizer, load  # noqa: E402  (needs __version__ defined first)
-from .hookspecs import hookimpl  # noqa: E402
-from .plugins import get_registries  # noqa: E402
-
 __all__ = ["Colorizer", "__version__", "get_registries", "hookimpl", "load"]
+
+_LAZY = {"Colorizer": "colorize", "load": "colorize", "get_registries": "plugins"}
+
+if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
+    from .colorize import Colorizer, load
+    from .plugins import get_registries
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ganforge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

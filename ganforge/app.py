@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .colorize import Colorizer
-from .components import VIVIDNESS_RANGE
+from .choices import VIVIDNESS_RANGE
 from .data import open_source
 from .errors import UsageError
 from .video import VideoOptions

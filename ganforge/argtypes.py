@@ -6,7 +6,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from .components import DECODING, VIVIDNESS_RANGE
+from .choices import DECODING, VIVIDNESS_RANGE
 
 
 def at_least(low: int) -> Callable[[str], int]:
@@ -61,5 +61,5 @@ def positive(text: str) -> float:
 positive.__name__ = "float"
 
 
-# The decoding options of classification models (components.DECODING), each with the type that checks its value.
+# The decoding options of classification models (choices.DECODING), each with the type that checks its value.
 DECODING_TYPES: dict[str, Callable[[str], float]] = dict(zip(DECODING, (positive, between(*VIVIDNESS_RANGE))))

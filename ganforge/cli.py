@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from . import __version__
 from .argtypes import DECODING_TYPES, at_least, between, positive, sizes_at_least
+from .choices import GRAY_CONVERSIONS, HUB_FILENAME, SMOOTHING, STABILIZERS, UPSAMPLING
 from .errors import GanforgeError, UsageError, describe_os_error
 from .registry import Registries
 
@@ -54,7 +55,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .colorize import load
-    from .colorize_files import ColorizeOptions, ColorizeReport, colorize_files
+    from .colorize_files import ColorizeOptions, ColorizeReport, colorize_files, plan
     from .processes import gather_and_close, launched_processes, process_state
     from .video import VideoOptions
 
@@ -73,12 +74,13 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         ),
     )
     checkpoint, inputs = split_checkpoint(args.inputs)
+    jobs = plan([Path(p) for p in inputs], Path(args.output), options)  # bad inputs are refused before the model loads
     colorizer, shard, state = load(checkpoint, backend=args.backend), (0, 1), None
     if launched_processes() > 1:  # accelerate launch: each process takes its share of the files
         state = process_state()
         colorizer.to(state.device)
         shard = (state.process_index, state.num_processes)
-    report = colorize_files(colorizer, [Path(p) for p in inputs], Path(args.output), options, shard)
+    report = colorize_files(colorizer, jobs, options, shard)
     if state is not None and shard[1] > 1:
         reports = gather_and_close(state, report)
         if shard[0] > 0:
@@ -99,11 +101,12 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
 
 def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
     """``[CHECKPOINT] INPUT...``: the first argument is a checkpoint if it is a .safetensors or .onnx file, 'default',
-    or an ``owner/name`` Hub id that is not a local path; otherwise every argument is an input."""
+    a folder holding ``model.safetensors`` (as ``ganforge export`` writes), or an ``owner/name`` Hub id that is not
+    a local path; otherwise every argument is an input."""
     from pathlib import Path
 
     first = arguments[0]
-    is_model_file = first.endswith((".safetensors", ".onnx"))
+    is_model_file = first.endswith((".safetensors", ".onnx")) or (Path(first) / HUB_FILENAME).is_file()
     if len(arguments) == 1 and is_model_file:
         raise UsageError(f"'{first}' names a checkpoint but no INPUT follows it; add the pictures to colorize")
     is_hub_id = first.count("/") == 1 and not Path(first).exists() and not Path(first).suffix
@@ -171,17 +174,14 @@ def _cmd_deflicker(args: argparse.Namespace) -> int:
 
 
 def _add_stabilize_options(parser: argparse.ArgumentParser) -> None:
-    from .temporal import STABILIZERS
-    from .video import VideoOptions
-
     parser.add_argument(
         "--stabilize", choices=STABILIZERS, default="motion",
         help="video: blend each pixel with the previous frame's chroma where it moved to (optical flow; default), "
         "or only where the picture is still",
     )  # fmt: skip
-    parser.add_argument("--smoothing", type=between(0, 1, high_open=True), default=VideoOptions.smoothing, metavar="W",
+    parser.add_argument("--smoothing", type=between(0, 1, high_open=True), default=SMOOTHING, metavar="W",
                         help="video: weight of the previous frame's chroma where the match holds; "
-                        f"reset at scene cuts (0 = every frame on its own, default {VideoOptions.smoothing})")
+                        f"reset at scene cuts (0 = every frame on its own, default {SMOOTHING})")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -315,11 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(run=_cmd_plugins)
 
-    from .colormath import GRAY_CONVERSIONS
-    from .upsample import UPSAMPLING
-    from .plugins import get_plugin_manager
+    from .plugins import command_plugin_manager
 
-    get_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
+    command_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
     colorize = sub.add_parser(
         "colorize", help="colorize image files, folders and videos (with the default model unless a checkpoint is named)",
         usage="%(prog)s [-h] [CHECKPOINT] INPUT [INPUT ...] -o OUTPUT [options]",

@@ -26,7 +26,8 @@ from torch import nn
 from .build import build_color_space, build_generator
 from .checkpoint import MEAN_CHROMA, check_weights_fit, read_checkpoint
 from .colormath import gray_with_chroma, rgb_to_lab, to_gray
-from .components import DECODING, ColorSpace, Prediction
+from .choices import DECODING, HUB_FILENAME
+from .components import ColorSpace, Prediction
 from .config import Recipe
 from .errors import UsageError
 from .images import normalise_mode, to_pil, to_tensor
@@ -360,7 +361,6 @@ class Colorizer:
             setattr(self.generator, name, value)
 
 
-HUB_FILENAME = "model.safetensors"
 BACKENDS = ("torch", "onnxruntime")
 DEFAULT = "default"
 DEFAULT_MODEL = Path(__file__).parent / "models" / "default.safetensors"  # provenance: models/README.md

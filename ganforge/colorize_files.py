@@ -62,9 +62,11 @@ class ColorizeReport:
 
 def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs; folders keep their relative layout under ``output``."""
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        raise UsageError(f"input '{missing[0]}' does not exist")
+    for item in inputs:
+        if not item.exists():
+            raise UsageError(f"input '{item}' does not exist")
+        if not (item.is_file() or item.is_dir()):
+            raise UsageError(f"input '{item}' is neither a regular file nor a folder (a device, pipe or socket); name picture or video files, or folders")
     single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES)
     if single_file:
         _check_outputs([(inputs[0], output)])
@@ -132,15 +134,20 @@ def _variant(path: Path, tag: str, suffix: str | None = None) -> Path:
     return path.with_name(f"{path.stem}_{tag}{suffix or path.suffix}")
 
 
-def colorize_files(
-    colorizer: Colorizer, inputs: list[Path], output: Path, options: ColorizeOptions, shard: tuple[int, int] = (0, 1)
-) -> ColorizeReport:
-    """Colorize ``inputs`` into ``output``; ``shard = (index, count)``: this process's share of several."""
+def plan(inputs: list[Path], output: Path, options: ColorizeOptions) -> list[tuple[Path, Path]]:
+    """The jobs of ``colorize INPUT... -o OUTPUT``, refused before any model loads when they cannot run."""
     jobs = plan_jobs(inputs, output)
     if not jobs:
         raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
     if len(working_sizes(options.size)) > 1 and any(source.suffix.lower() in VIDEO_SUFFIXES for source, _ in jobs):
         raise UsageError("a video is colorized at one working size: pass one --size, or colorize the videos apart from the pictures")
+    return jobs
+
+
+def colorize_files(
+    colorizer: Colorizer, jobs: list[tuple[Path, Path]], options: ColorizeOptions, shard: tuple[int, int] = (0, 1)
+) -> ColorizeReport:
+    """Colorize the (input, output) ``jobs`` of :func:`plan`; ``shard = (index, count)``: this process's share of several."""
     index, count = shard
     jobs = jobs[index::count]
     if options.samples and not colorizer.noise_dim:

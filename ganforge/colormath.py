@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from .choices import GRAY_CONVERSIONS
+
 # sRGB primaries -> XYZ (scikit-image's xyz_from_rgb), and its inverse.
 _XYZ_FROM_RGB = (
     (0.412453, 0.357580, 0.180423),
@@ -164,7 +166,6 @@ LUMA_WEIGHTS = {"rec601": (0.299, 0.587, 0.114), "rec709": (0.2126, 0.7152, 0.07
 # orthochromatic film (about 1880-1930) is blind to red and heavy in blue, so red lips and
 # flags print dark and blue skies pale; early panchromatic film still over-weights blue.
 FILM_RESPONSES = {"orthochromatic": (0.02, 0.48, 0.50), "panchromatic": (0.26, 0.50, 0.24)}
-GRAY_CONVERSIONS = ("lstar", "rec601", "rec709", *FILM_RESPONSES)
 
 
 def to_gray(rgb: torch.Tensor, method: str = "lstar") -> torch.Tensor:

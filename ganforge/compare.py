@@ -26,7 +26,7 @@ from . import __version__
 from .argtypes import DECODING_TYPES
 from .atomic import write_text
 from .colorize import DEFAULT, Colorizer, load, resolve_checkpoint
-from .colormath import GRAY_CONVERSIONS
+from .choices import GRAY_CONVERSIONS
 from .config import load_recipe
 from .errors import UsageError
 from .evaluate import (

@@ -71,10 +71,8 @@ class Prediction:
         return output if isinstance(output, Prediction) else cls(output)
 
 
-# A classification generator decodes its logits with two attributes the core may set for a call:
-# ``temperature`` (> 0, the annealed mean's) and ``vividness``, in VIVIDNESS_RANGE (0: as trained).
-DECODING = ("temperature", "vividness")
-VIVIDNESS_RANGE = (-1.0, 2.0)
+# A classification generator decodes its logits with the attributes named in choices.DECODING,
+# which the core may set for a call.
 
 
 @dataclass

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from .colormath import GRAY_CONVERSIONS, to_gray
+from .choices import GRAY_CONVERSIONS
+from .colormath import to_gray
 from .config import GrayAugmentConfig
 
 

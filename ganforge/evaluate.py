@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from .atomic import write_text
 from .colorize import Colorizer
-from .colormath import GRAY_CONVERSIONS, gray_with_chroma, rgb_to_lab, to_gray
+from .choices import GRAY_CONVERSIONS
+from .colormath import gray_with_chroma, rgb_to_lab, to_gray
 from .components import EvalBatch, Metric
 from .build import create
 from .config import ComponentSpec, Recipe, parse_yaml

@@ -49,9 +49,13 @@ def ganforge_register(registries: Registries) -> None:
 def ganforge_add_commands(subparsers: Any) -> None:
     """Add ``ganforge`` subcommands: ``subparsers`` is argparse's sub-parser action.
 
-    Give each parser ``set_defaults(run=function)``; the function receives the
-    parsed arguments and returns the exit code. Raise a ``ganforge.errors.UsageError``
-    for bad input so the CLI prints it on one line and exits with code 2.
+    Implement it in a module registered under the ``ganforge.commands`` entry-point
+    group (not ``ganforge``): the command line loads that group before parsing, so
+    the module must import nothing heavy; import torch and your components inside
+    the command's function. Give each parser ``set_defaults(run=function)``; the
+    function receives the parsed arguments and returns the exit code. Raise a
+    ``ganforge.errors.UsageError`` for bad input so the CLI prints it on one line and
+    exits with code 2.
     """
 
 

@@ -26,7 +26,8 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_path
 from .checkpoint import MEAN_CHROMA
-from .components import DECODING, Prediction
+from .choices import DECODING
+from .components import Prediction
 from .config import recipe_from_dict, recipe_to_dict
 from .errors import CheckpointError, UsageError
 

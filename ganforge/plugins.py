@@ -20,6 +20,7 @@ from .errors import GanforgeError, PluginLoadError
 from .registry import Origin, Registries, registering_from
 
 ENTRY_POINT_GROUP = "ganforge"
+COMMANDS_ENTRY_POINT_GROUP = "ganforge.commands"  # subcommands only: light modules the CLI loads before parsing
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,13 @@ def get_plugin_manager() -> PluginManager:
             manager.load_entry_points()
             _manager = manager
         return _manager
+
+
+def command_plugin_manager() -> PluginManager:
+    """A manager holding only the ``ganforge.commands`` plugins: what the command line needs to parse."""
+    manager = PluginManager()
+    manager.load_entry_points(COMMANDS_ENTRY_POINT_GROUP)
+    return manager
 
 
 def get_registries() -> Registries:

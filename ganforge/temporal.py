@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .choices import STABILIZERS
 from .errors import UsageError
 from .flow import FlowEstimator, Warp, reliable
 
-STABILIZERS = ("motion", "still")
 
 
 class _Smoother:

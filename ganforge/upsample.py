@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .choices import UPSAMPLING
 from .colormath import lightness_of_gray
 
-UPSAMPLING = ("guided", "bilinear")
 GUIDED_RADIUS = 2  # window radius in working-resolution pixels
 GUIDED_EPS = 1e-3  # lightness variance (L*/100 squared) below which a window counts as flat
 

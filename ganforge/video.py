@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .atomic import atomic_path
+from .choices import SMOOTHING
 from .colorize import Colorizer
 from .errors import UsageError
 from .temporal import make_smoother
@@ -40,7 +41,7 @@ class VideoOptions:
     realtime: bool = False
     # weight of the previous frame's chroma (0 = every frame on its own): the strongest that kept colorfulness
     # within 5 % of per-frame colors on benchmarks/video_stability.py's clips (moving pixels 3.1x steadier)
-    smoothing: float = 0.82
+    smoothing: float = SMOOTHING
     stabilize: str = "motion"  # where the previous chroma is looked up: along the motion, or only where still
     scene_cut: float = 0.12  # mean absolute luma change (0..1) that counts as a new shot
     seed: int = 0

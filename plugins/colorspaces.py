@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 
 from ganforge import hookimpl
-from ganforge.colormath import GRAY_CONVERSIONS, gray_of_lightness, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
+from ganforge.choices import GRAY_CONVERSIONS
+from ganforge.colormath import gray_of_lightness, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
 from ganforge.components import ColorSpace
 from ganforge.registry import Registries
 

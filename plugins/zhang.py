@@ -31,10 +31,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganforge import hookimpl
-from ganforge.argtypes import at_least, between, positive
 from ganforge.build import create
 from ganforge.colormath import rgb_to_lab
-from ganforge.components import VIVIDNESS_RANGE, GeneratorContext, GeneratorLoss, Prediction
+from ganforge.choices import VIVIDNESS_RANGE
+from ganforge.components import GeneratorContext, GeneratorLoss, Prediction
 from ganforge.config import ComponentSpec
 from ganforge.errors import RecipeError, UsageError
 from ganforge.plugins import get_registries
@@ -328,7 +328,8 @@ def _rebalance_data(data: str) -> tuple[str | list[Any], str]:
     return data, "--data"
 
 
-def _cmd_rebalance(args: argparse.Namespace) -> int:
+def run_rebalance(args: argparse.Namespace) -> int:
+    """``ganforge rebalance`` (its options: ganforge_plugins.commands)."""
     spec, key = _rebalance_data(args.data)
     prior, used = empirical_prior(spec, args.images, args.size, key)
     bins = ABBins()
@@ -351,20 +352,6 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         f"weights {float(weights.min()):.2f}..{float(weights.max()):.2f}; wrote {args.output}"
     )
     return 0
-
-
-@hookimpl
-def ganforge_add_commands(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "rebalance", help="compute Zhang et al. class-rebalancing weights over a data source (for loss 'zhang')"
-    )
-    parser.add_argument("data", help="data source, e.g. imagefolder:photos/ or builtin:samples, or a recipe file (its data.train mix, drawn by weight)")
-    parser.add_argument("-o", "--output", required=True, help="JSON file to write; use it as losses: {zhang: {rebalance: FILE}}")
-    parser.add_argument("--images", type=at_least(1), default=1000, help="at most this many images (default 1000)")
-    parser.add_argument("--size", type=at_least(16), default=128, help="center crop size the images are counted at (default 128)")
-    parser.add_argument("--sigma", type=positive, default=5.0, help="Gaussian smoothing of the prior in ab units (default 5)")
-    parser.add_argument("--mix", type=between(0, 1), default=0.5, help="weight of the uniform distribution, lambda (default 0.5)")
-    parser.set_defaults(run=_cmd_rebalance)
 
 
 # --------------------------------------------------------------------------- ECCV16 network

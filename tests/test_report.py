@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from ganforge.colormath import GRAY_CONVERSIONS
+from ganforge.choices import GRAY_CONVERSIONS
 from ganforge.browser import find_browser, rendered_dom, screenshot
 from ganforge.compare import CompareOptions, compare
 from ganforge.evaluate import metric_directions

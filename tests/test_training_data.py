@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.colormath import GRAY_CONVERSIONS, to_gray
+from ganforge.choices import GRAY_CONVERSIONS
+from ganforge.colormath import to_gray
 from ganforge.config import GrayAugmentConfig, load_recipe
 from ganforge.data import ColorizationDataset, MixedSource, open_source
 from ganforge.degrade import check_gray_augment, simulate_black_and_white

@@ -307,14 +307,15 @@ def test_deflicker_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, mon
 
 def test_decoding_options_reach_every_frame_of_a_video(tmp_path):
     import ganforge
-    from ganforge.colorize_files import ColorizeOptions, colorize_files
+    from ganforge.colorize_files import ColorizeOptions, colorize_files, plan
 
     colorizer = ganforge.load(checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 2}, "features": 8}))
     make_video(tmp_path / "clip.mp4", frames=4, audio=False)
     chroma = {}
     for vividness in (None, 2.0):
         out = tmp_path / f"out_{vividness}.mp4"
-        colorize_files(colorizer, [tmp_path / "clip.mp4"], out, ColorizeOptions(vividness=vividness))
+        options = ColorizeOptions(vividness=vividness)
+        colorize_files(colorizer, plan([tmp_path / "clip.mp4"], out, options), options)
         chroma[vividness] = planes(out)[:, 48:]  # below the 48 rows of luma: the Cb and Cr planes
     assert np.abs(chroma[2.0] - chroma[None]).mean() > 0.5  # the bolder decoding, not the model's own
     assert colorizer.generator.vividness == 0.0

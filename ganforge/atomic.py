@@ -9,6 +9,17 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import UsageError
+
+
+def check_new_output(path: Path, overwrite: bool, what: str = "-o") -> None:
+    """The rule for every file a user names as an output: an existing file is replaced only with ``--overwrite``,
+    and a folder never stands where a file is to be written."""
+    if path.is_dir():
+        raise UsageError(f"{what} '{path}' is a folder; name the file to write (e.g. '{path / 'model.safetensors'}')")
+    if path.exists() and not overwrite:
+        raise UsageError(f"'{path}' exists; pass --overwrite to replace it")
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:

@@ -72,6 +72,12 @@ def save_checkpoint(
     clash = sorted(RESERVED_METADATA & set(metadata or {}))
     if clash:
         raise ValueError(f"metadata keys {clash} are ganforge's own; name yours otherwise")
+    broken = first_non_finite({**generator, **{f"ema.{k}": v for k, v in (ema or {}).items()}})
+    if broken:  # every path that writes weights (training, export) passes here
+        raise CheckpointError(
+            f"refusing to write '{path}': tensor '{broken}' holds NaN or infinite values (a diverged run); "
+            "export or resume from an earlier checkpoint"
+        )
     tensors = {f"generator.{k}": v.detach().cpu().contiguous() for k, v in generator.items()}
     if ema:
         tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.items()})

@@ -156,6 +156,7 @@ def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: 
 def _cmd_deflicker(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .atomic import check_new_output
     from .video import VIDEO_SUFFIXES, VideoOptions, deflicker_video
 
     source, target = Path(args.video), Path(args.output)
@@ -165,8 +166,7 @@ def _cmd_deflicker(args: argparse.Namespace) -> int:
         raise UsageError(f"-o '{target}' is not a video file name; end it with one of {' '.join(VIDEO_SUFFIXES)}")
     if target.resolve() == source.resolve():
         raise UsageError(f"-o '{target}' is the input: ganforge never writes over a video it reads; pass another -o")
-    if target.exists() and not args.overwrite:
-        raise UsageError(f"'{target}' exists; pass --overwrite to replace it")
+    check_new_output(target, args.overwrite)
     options = VideoOptions(batch_size=args.batch_size, smoothing=args.smoothing, stabilize=args.stabilize)
     report = deflicker_video(source, target, options)
     print(f"{PROG}: wrote {target}: {report.summary()}")
@@ -187,9 +187,13 @@ def _add_stabilize_options(parser: argparse.ArgumentParser) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .atomic import check_new_output
     from .checkpoint import export_for_inference, read_checkpoint
     from .model_card import evaluation_results, write_model_card
 
+    if Path(args.checkpoint).is_file() and not args.checkpoint.endswith(".safetensors"):
+        raise UsageError(f"'{args.checkpoint}' is not a .safetensors checkpoint; export takes one (e.g. runs/NAME/model.safetensors)")
+    check_new_output(Path(args.output), args.overwrite)
     if (args.format or ("onnx" if args.output.endswith(".onnx") else "safetensors")) == "onnx":
         from .onnx_backend import export_onnx
 
@@ -371,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--license", default="apache-2.0", metavar="ID", help="the weights' licence in the model card, a Hub licence id (default apache-2.0)")
     export.add_argument("--metrics-from", metavar="METRICS_JSON", help="put this ganforge eval/compare metrics.json into the model card")
     export.add_argument("--no-card", action="store_true", help="do not write README.md (the model card) beside the weights")
+    export.add_argument("--overwrite", action="store_true", help="replace -o if it exists")
     export.add_argument("--format", choices=("safetensors", "onnx"), help="safetensors, or onnx: the generator alone, for ONNX Runtime (default: by the -o suffix)")
     export.add_argument("--static-size", type=at_least(16), metavar="PX", help="--format onnx: fix the input at 1 x 1 x PX x PX (default: dynamic batch and size)")
     export.set_defaults(run=_cmd_export)

@@ -277,7 +277,40 @@ def _read_yaml(path: Path, included_by: Path | None) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe must be a YAML mapping, got {type(data).__name__}")
+    if _expanded_size(data, {}) > MAX_RECIPE_VALUES:
+        raise RecipeError(
+            f"{path}: the recipe expands to more than {MAX_RECIPE_VALUES:,} values (YAML anchors nested into aliases); "
+            "write it out without nested aliases"
+        )
+    check_no_resolvers(data, str(path))
     return data
+
+
+MAX_RECIPE_VALUES = 100_000  # far above any real recipe; a YAML alias bomb expands to billions
+_RESOLVER = re.compile(r"\$\{\s*[\w.]+\s*:")  # ${oc.env:X}, ${oc.decode:...}: anything but a reference to a key
+
+
+def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
+    """How many values ``value`` holds once YAML aliases are expanded (each shared node counted per use)."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    if id(value) not in sizes:
+        children = value.values() if isinstance(value, dict) else value
+        sizes[id(value)] = 1 + sum(min(_expanded_size(child, sizes), MAX_RECIPE_VALUES + 1) for child in children)
+    return sizes[id(value)]
+
+
+def check_no_resolvers(data: Any, source: str) -> None:
+    """Refuse resolver interpolations (``${oc.env:TOKEN}``): a recipe is copied into every checkpoint, export
+    and model card, so a secret read from the environment would be written into files that get shared.
+    References to other keys (``${data.size}``) are fine."""
+    found = _first_interpolation(data, "", _RESOLVER.search)
+    if found:
+        key, value = found
+        raise RecipeError(
+            f"{source}: recipe key '{key}' calls a resolver ({value[:60]!r}); recipes may only refer to other keys "
+            "(${data.size}), since a recipe is written into every checkpoint and export: put the value itself in the recipe"
+        )
 
 
 def _recipe_chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
@@ -388,6 +421,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
             config.phases = _merge_phases(config.phases, phases, str(source))
     for item in overrides:
         key, value = _parse_override(item)
+        check_no_resolvers({key: value}, COMMAND_LINE)
         key = _phase_index_key(key, config.phases)
         schema_type = _schema_type_at(key.split("."), COMMAND_LINE)
         check_value(value, schema_type, key, COMMAND_LINE)
@@ -440,13 +474,13 @@ def recipe_from_dict(data: dict[str, Any], source: str = "checkpoint") -> Recipe
     return recipe
 
 
-def _first_interpolation(value: Any, key: str) -> tuple[str, str] | None:
-    """The first ``(key, string)`` in a nested structure whose string holds ``${``."""
+def _first_interpolation(value: Any, key: str, matches: Any = None) -> tuple[str, str] | None:
+    """The first ``(key, string)`` in a nested structure whose string holds ``${`` (or satisfies ``matches``)."""
     if isinstance(value, str):
-        return (key, value) if "${" in value else None
+        return (key, value) if (matches(value) if matches else "${" in value) else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for child_key, child in items:
-        found = _first_interpolation(child, f"{key}.{child_key}" if key else str(child_key))
+        found = _first_interpolation(child, f"{key}.{child_key}" if key else str(child_key), matches)
         if found:
             return found
     return None

@@ -14,7 +14,10 @@ Exporting needs the ``onnx`` extra (``onnx``); running needs ``onnxruntime``.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -99,6 +102,7 @@ def export_onnx(
                     opset_version=OPSET, dynamo=False,
                 )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - the exporter raises many types; the message is what helps
+            _raise_if_unwritable(Path(target), exc)
             text = str(exc).strip().splitlines()
             raise CheckpointError(
                 f"the generator of '{checkpoint}' cannot be exported to ONNX ({type(exc).__name__}: {text[0] if text else ''}); "
@@ -116,6 +120,17 @@ def export_onnx(
         onnx.helper.set_model_props(model, properties)
         onnx.save(model, str(tmp))
     return Path(target)
+
+
+def _raise_if_unwritable(target: Path, exc: Exception) -> None:
+    """An OSError for a failed export that was the disk's fault (read-only, full), not the generator's."""
+    if isinstance(exc, OSError):
+        raise exc
+    folder = target.parent if str(target.parent) else Path(".")
+    if not os.access(folder, os.W_OK):
+        raise OSError(errno.EACCES, "permission denied", str(target)) from None
+    if shutil.disk_usage(folder).free < 2**20:
+        raise OSError(errno.ENOSPC, "no space left on device", str(target)) from None
 
 
 class OnnxRuntimeGenerator(nn.Module):

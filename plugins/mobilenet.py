@@ -243,7 +243,7 @@ class MobileNetUNet(nn.Module):
             x = self.full_resolution(torch.cat([up, padded], dim=1))
         out = torch.tanh(self.head(x))
         stride = self.output_stride
-        out = out[..., : -(-height // stride), : -(-width // stride)]
+        out = out[..., : (height + stride - 1) // stride, : (width + stride - 1) // stride]  # ceil, in ONNX too
         if self.resize_output and out.shape[-2:] != (height, width):
             out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
         return out

@@ -29,9 +29,14 @@ MAX_DEPTH = 10  # the input is padded to a multiple of 2**(depth-1): 512 px at 1
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Replicate-pad the bottom/right so both sides divide by ``multiple`` (crop the output back)."""
-    pad_h, pad_w = -x.shape[-2] % multiple, -x.shape[-1] % multiple
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+    """Replicate-pad the bottom/right so both sides divide by ``multiple`` (crop the output back).
+
+    It pads even by 0, with no branch on the size, and its arithmetic stays on positive numbers: a
+    traced graph (ONNX export) must not freeze the padding it saw at its example size, and ONNX
+    integer division truncates where Python's floors.
+    """
+    pad_h, pad_w = (multiple - x.shape[-2] % multiple) % multiple, (multiple - x.shape[-1] % multiple) % multiple
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
 
 
 def with_noise(features: torch.Tensor, noise: torch.Tensor | None, noise_dim: int) -> torch.Tensor:

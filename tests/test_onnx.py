@@ -49,6 +49,19 @@ def test_onnx_runtime_colorizes_like_pytorch_at_any_size(tmp_path, generator):
         assert all((a - b).abs().max() < 1e-3 for a, b in samples)
 
 
+@pytest.mark.slow
+def test_the_shipped_default_exports_to_a_graph_that_matches_at_sizes_not_multiples_of_32(tmp_path):
+    out = tmp_path / "default.onnx"
+    assert main(["export", "default", "-o", str(out)]) == 0
+    torch_generator, onnx_generator = ganforge.load("default").generator, ganforge.load(out).generator
+    generator = torch.Generator().manual_seed(0)
+    for height, width in ((128, 213), (171, 128), (150, 150), (160, 240)):  # traced at the recipe's size
+        gray = torch.rand(1, 1, height, width, generator=generator) * 2 - 1
+        with torch.no_grad():
+            expected, got = torch_generator(gray).target, onnx_generator(gray).target
+        assert got.shape == expected.shape and (got - expected).abs().max() < 1e-4, (height, width)
+
+
 def test_the_classification_decoding_is_fixed_at_export_and_confidence_needs_pytorch(tmp_path):
     model, out = exported(tmp_path, ZHANG, "--temperature", "0.3", "--vividness", "0.8")
     colorizer, reference = ganforge.load(out), ganforge.load(model)

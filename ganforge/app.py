@@ -40,8 +40,13 @@ def _require_gradio() -> Any:
 
 
 def check_port(host: str, port: int) -> int:
-    """``port`` if it is free on ``host`` (0: any free one); a one-line usage error when it is taken."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+    """``port`` if it is free on ``host`` (0: any free one); a one-line usage error when it is taken.
+
+    IPv6 addresses are refused: Gradio writes its URLs as ``host:port``, which an IPv6 address breaks.
+    """
+    if ":" in host:
+        raise UsageError(f"--host '{host}' is an IPv6 address, and the app serves on IPv4 only; pass 127.0.0.1, or 0.0.0.0 for every interface")
+    with socket.socket(socket.AF_INET) as probe:
         try:
             probe.bind((host, port))
         except OSError as exc:

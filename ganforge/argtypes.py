@@ -9,22 +9,24 @@ from collections.abc import Callable
 from .choices import DECODING, VIVIDNESS_RANGE
 
 
-def at_least(low: int) -> Callable[[str], int]:
-    """An integer option that must be ``low`` or more (``--size -5`` is refused, not run)."""
+def at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An integer option that must be ``low`` or more (``--size -5`` is refused, not run), and ``high`` or less."""
 
     def parse(text: str) -> int:
         value = int(text)  # a ValueError becomes argparse's "invalid int value"
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be at least {low}, got {value}" if high is None else f"must be in [{low}, {high}], got {value}"
+            )
         return value
 
     parse.__name__ = "int"
     return parse
 
 
-def sizes_at_least(low: int) -> Callable[[str], int | tuple[int, ...]]:
-    """One integer, or several separated by commas, each ``low`` or more (``--size 128,192``)."""
-    single = at_least(low)
+def sizes_at_least(low: int, high: int | None = None) -> Callable[[str], int | tuple[int, ...]]:
+    """One integer, or several separated by commas, each in [``low``, ``high``] (``--size 128,192``)."""
+    single = at_least(low, high)
 
     def parse(text: str) -> int | tuple[int, ...]:
         values = tuple(single(part) for part in text.split(","))

@@ -19,6 +19,8 @@ from .errors import GanforgeError, UsageError, describe_os_error
 from .registry import Registries
 
 PROG = "ganforge"
+MAX_THREADS = 1024  # torch crashes asked for far more threads than a machine has
+MAX_WORKING_SIZE = 4096  # the working short side; colorize.MAX_WORKING_PIXELS bounds the whole picture
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,12 +93,14 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         notes.append(f"skipped {report.skipped_existing} existing (use --overwrite)")
     if report.unreadable:
         notes.append(f"{len(report.unreadable)} unreadable")
+    if report.refused:
+        notes.append(f"{len(report.refused)} refused for their size (see the warnings)")
     if report.color_inputs:
         notes.append(f"{report.color_inputs} color input(s) were made gray first")
     for note in report.video_notes:
         print(f"{PROG}: {note}")
     print(f"{PROG}: " + "; ".join(notes))
-    return 1 if report.unreadable and not report.written and not report.skipped_existing else 0
+    return 1 if (report.unreadable or report.refused) and not report.written and not report.skipped_existing else 0
 
 
 def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
@@ -117,7 +121,7 @@ def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
 
 def _add_threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--threads", type=at_least(1), metavar="N",
+        "--threads", type=at_least(1, MAX_THREADS), metavar="N",
         help="CPU threads for torch (default: torch's own, one per core; set it on a machine other work shares)",
     )  # fmt: skip
 
@@ -233,11 +237,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             )
         if not args.data:
             raise UsageError("--predictions needs --data SOURCE: the color originals the predictions colorize")
-        evaluation = evaluate_predictions(args.predictions, args.data, Path(args.output), gray_conversion=args.gray or "lstar", **common)
+        evaluation = evaluate_predictions(
+            args.predictions, args.data, Path(args.output), gray_conversion=args.gray or "lstar", overwrite=args.overwrite, **common
+        )
     else:
         evaluation = evaluate_checkpoint(
             args.checkpoint or "default", args.data, Path(args.output), gray_conversion=args.gray, samples=args.samples,
-            temperature=args.temperature, vividness=args.vividness, **common,
+            temperature=args.temperature, vividness=args.vividness, overwrite=args.overwrite, **common,
         )  # fmt: skip
     print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
     print(Table(evaluation.table, baselines=(GRAY, MEAN_COLOR), **metric_directions(args.metrics)).markdown())
@@ -284,9 +290,10 @@ def _cmd_turing(args: argparse.Namespace) -> int:
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    from .app import start
+    from .app import check_port, start
     from .colorize import load
 
+    check_port(args.host, args.port)  # before the model loads: a bad address answers at once
     page, url = start(load(args.checkpoint), args.host, args.port)
     print(f"{PROG}: serving the colorizer on {url} (Ctrl+C to stop)")
     try:
@@ -340,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how colors reach full resolution: along the lightness's edges (guided, default) or a plain bilinear resize",
     )  # fmt: skip
     colorize.add_argument(
-        "--size", type=sizes_at_least(16), metavar="PX[,PX...]",
+        "--size", type=sizes_at_least(16, MAX_WORKING_SIZE), metavar="PX[,PX...]",
         help="working resolution, short side (default: training size); several, e.g. 128,192, average the colors "
         "predicted at each (pictures only: a little more accurate, one pass of the network per size)",
     )  # fmt: skip
@@ -390,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the model's validation data when it is on this machine, else the bundled builtin:samples)")
     evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in -o")
     _add_evaluation_options(evaluate, size=256)
     _add_threads_option(evaluate)
     evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own; lstar for --predictions)")
@@ -416,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="a local web page to colorize photos and clips with a model (needs the app extra: Gradio)")
     app.add_argument("checkpoint", nargs="?", default="default", help="a .safetensors or .onnx checkpoint, a folder or a Hub id (default: the shipped model)")
     app.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
-    app.add_argument("--port", type=at_least(0), default=7860, help="the port (default 7860; 0: any free one)")
+    app.add_argument("--port", type=at_least(0, 65535), default=7860, help="the port (default 7860; 0: any free one)")
     _add_threads_option(app)
     app.set_defaults(run=_cmd_app)
 

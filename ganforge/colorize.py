@@ -29,7 +29,7 @@ from .colormath import gray_with_chroma, rgb_to_lab, to_gray
 from .choices import DECODING, HUB_FILENAME
 from .components import ColorSpace, Prediction
 from .config import Recipe
-from .errors import UsageError
+from .errors import PictureSizeError, UsageError
 from .images import normalise_mode, to_pil, to_tensor
 from .onnx_backend import OnnxRuntimeGenerator, load_onnx
 from .upsample import upsample_chroma
@@ -251,9 +251,8 @@ class Colorizer:
             raise ValueError(f"size (the working resolution's short side) must be at least 1, got {size}")
         size = size or self.recipe.data.size
         height, width = gray.shape[-2:]
-        scale = size / min(height, width)
-        shape = (max(1, round(height * scale)), max(1, round(width * scale)))
-        small = gray if shape == (height, width) else F.interpolate(gray, size=shape, mode="area" if scale < 1 else "bilinear")
+        shape = working_shape(height, width, size)
+        small = gray if shape == (height, width) else F.interpolate(gray, size=shape, mode="area" if size < min(height, width) else "bilinear")
         return self.color_space.encode_gray(small.clamp(0, 1)).to(self.dtype)
 
     def _predict(self, gray_input: torch.Tensor, noise: torch.Tensor | None) -> Prediction:
@@ -364,6 +363,31 @@ class Colorizer:
 BACKENDS = ("torch", "onnxruntime")
 DEFAULT = "default"
 DEFAULT_MODEL = Path(__file__).parent / "models" / "default.safetensors"  # provenance: models/README.md
+
+
+MAX_ASPECT_RATIO = 20  # a long side over 20 short sides is a strip or a broken file, not a photo
+MAX_WORKING_PIXELS = 4096 * 4096  # the network's input; a 24 MP photo is colorized at its working size, not this
+
+
+def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """The (height, width) the network sees for a ``height`` x ``width`` picture at short side ``size``.
+
+    The work per picture is bounded: an elongated picture (a 1 x 5000 strip would become 128 x 640,000)
+    or a working size beyond :data:`MAX_WORKING_PIXELS` is refused with a :class:`PictureSizeError`.
+    """
+    short, long = sorted((height, width))
+    if long > MAX_ASPECT_RATIO * short:
+        raise PictureSizeError(
+            f"the picture is {width} x {height} pixels, more elongated than {MAX_ASPECT_RATIO}:1; crop it into parts first"
+        )
+    scale = size / short
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if shape[0] * shape[1] > MAX_WORKING_PIXELS:
+        raise PictureSizeError(
+            f"working size {size} makes this {width} x {height} picture {shape[1]} x {shape[0]} pixels for the network, "
+            f"over {MAX_WORKING_PIXELS:,}; choose a smaller size"
+        )
+    return shape
 
 
 def resolve_checkpoint(path_or_repo: str | Path) -> Path:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_path
 from .colorize import Colorizer, WorkingSize, working_sizes
-from .errors import UsageError
+from .errors import PictureSizeError, UsageError
 from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
 from .video import VIDEO_SUFFIXES, VideoOptions, colorize_video
 
@@ -49,6 +49,7 @@ class ColorizeReport:
     unreadable: list[str] = field(default_factory=list)
     color_inputs: int = 0
     video_notes: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # pictures whose size would take unbounded work
 
     @classmethod
     def merge(cls, reports: list[ColorizeReport]) -> ColorizeReport:
@@ -56,7 +57,7 @@ class ColorizeReport:
         return cls(
             [path for r in reports for path in r.written], sum(r.skipped_existing for r in reports),
             [name for r in reports for name in r.unreadable], sum(r.color_inputs for r in reports),
-            [note for r in reports for note in r.video_notes],
+            [note for r in reports for note in r.video_notes], [name for r in reports for name in r.refused],
         )  # fmt: skip
 
 
@@ -181,6 +182,14 @@ def _colorize_one(colorizer: Colorizer, source: Path, target: Path, options: Col
         return
     if not is_grayscale(image):
         report.color_inputs += 1
+    try:
+        _write_picture(colorizer, image, target, options, report)
+    except PictureSizeError as exc:  # raised before anything is written
+        log.warning("skipping %s: %s", source, exc)
+        report.refused.append(str(source))
+
+
+def _write_picture(colorizer: Colorizer, image: Image.Image, target: Path, options: ColorizeOptions, report: ColorizeReport) -> None:
     call = {"size": options.size, "desaturate_below": options.desaturate_below, "upsample": options.upsample}
     if options.samples:
         for i, sample in enumerate(colorizer.sample(image, options.samples, **call), start=1):

@@ -408,6 +408,17 @@ def _phase_index_key(key: str, phases: Any) -> str:
     return ".".join(["phases", str(names.index(parts[1])), *parts[2:]])
 
 
+def _check_phase_exists(key: str, phases: Any) -> None:
+    """``phases.9.x`` of a recipe with three phases: say so, rather than what OmegaConf makes of it."""
+    parts = key.split(".")
+    if parts[0] == "phases" and len(parts) > 2 and parts[1].isdigit() and int(parts[1]) >= len(phases):
+        names = ", ".join(f"{i}: {phase.name}" for i, phase in enumerate(phases)) or "none"
+        raise RecipeError(
+            f"{COMMAND_LINE}: recipe key '{key}': there is no phase {parts[1]} (phases: {names}); "
+            "name or count an existing one, or add a phase in the recipe file"
+        )
+
+
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Read, merge, override and validate a recipe; the result is fully resolved."""
     path = Path(path)
@@ -423,6 +434,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         key, value = _parse_override(item)
         check_no_resolvers({key: value}, COMMAND_LINE)
         key = _phase_index_key(key, config.phases)
+        _check_phase_exists(key, config.phases)
         schema_type = _schema_type_at(key.split("."), COMMAND_LINE)
         check_value(value, schema_type, key, COMMAND_LINE)
         if dataclasses.is_dataclass(schema_type) and isinstance(value, dict):  # a whole phase, data, train...

@@ -43,6 +43,10 @@ class PluginLoadError(GanforgeError):
     """A plugin named by an entry point failed to import or to register."""
 
 
+class PictureSizeError(UsageError, ValueError):
+    """A picture, or the working size asked for it, would take unbounded time or memory."""
+
+
 class CheckpointError(UsageError):
     """A file is not a readable ganforge checkpoint, or does not fit its recipe."""
 

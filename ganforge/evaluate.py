@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .atomic import write_text
+from .atomic import check_new_output, write_text
 from .colorize import Colorizer
 from .choices import GRAY_CONVERSIONS
 from .colormath import gray_with_chroma, rgb_to_lab, to_gray
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MODEL, GRAY, MEAN_COLOR = "model", "gray (no color)", "mean color"
 FALLBACK_EVAL_DATA = "builtin:samples"
+METRICS_FILE = "metrics.json"
 
 
 @dataclass
@@ -148,9 +149,9 @@ def default_eval_data(recipe: Recipe) -> tuple[str | list[Any], str | None]:
     spec = recipe.data.val or recipe.data.train
     try:
         open_source(spec, "data.val")
-    except UsageError as exc:
+    except UsageError:  # its message would name a path of the machine the model was trained on
         return FALLBACK_EVAL_DATA, (
-            f"the model's validation data is not on this machine ({exc}); evaluated on the photographs bundled "
+            f"the model's own validation photos are not on this machine; evaluated on the photographs bundled "
             f"with ganforge ({FALLBACK_EVAL_DATA}) instead: pass --data SOURCE to evaluate on your own"
         )
     return spec, None
@@ -166,6 +167,9 @@ def select_metrics(names: list[str] | None, options: dict[str, dict[str, Any]] |
     """The metrics called ``names`` (all registered ones by default), built with their ``options``."""
     registry = get_registries().metrics
     options = options or {}
+    unknown = [name for name in names or [] if name not in registry.names()]
+    if unknown:
+        raise UsageError(f"--metrics: unknown metric '{unknown[0]}' (metrics: {', '.join(registry.names())})")
     unused = sorted(set(options) - set(names or registry.names()))
     if unused:
         raise UsageError(f"--metric-option names metric '{unused[0]}', which is not evaluated (metrics: {', '.join(names or registry.names())})")
@@ -366,11 +370,13 @@ def evaluate_checkpoint(
     vividness: float | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
     upscale: bool = False,
+    overwrite: bool = False,
 ) -> Evaluation:
-    """What ``ganforge eval`` does: evaluate, then write ``metrics.json`` and ``grid.png`` into ``out_dir``."""
+    """What ``ganforge eval`` does: evaluate, then write ``metrics.json`` and ``grid.png`` into ``out_dir``
+    (an earlier evaluation there is replaced only with ``overwrite``)."""
     from .colorize import load
 
-    out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable location fails now, not after the evaluation
+    check_evaluation_request(out_dir, overwrite, metrics, metric_options)
     colorizer = load(checkpoint)
     spec, fallback_note = (data, None) if data else default_eval_data(colorizer.recipe)
     images = load_eval_images(spec, size=size, count=count, upscale=upscale)
@@ -384,7 +390,17 @@ def evaluate_checkpoint(
     return evaluation
 
 
+def check_evaluation_request(
+    out_dir: Path, overwrite: bool, metrics: list[str] | None, metric_options: dict[str, dict[str, Any]] | None
+) -> None:
+    """Everything about an evaluation that can be wrong before any work: the metrics and their options, an
+    earlier evaluation in ``out_dir`` (kept unless ``overwrite``) and whether ``out_dir`` can be made."""
+    select_metrics(metrics, metric_options)
+    check_new_output(out_dir / METRICS_FILE, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
 def write_evaluation(evaluation: Evaluation, out_dir: Path, header: dict[str, Any]) -> None:
     """``metrics.json`` (``header`` first: what was evaluated) and ``grid.png`` in ``out_dir``."""
-    write_text(out_dir / "metrics.json", json.dumps({**header, **evaluation.to_json()}, indent=2) + "\n")
+    write_text(out_dir / METRICS_FILE, json.dumps({**header, **evaluation.to_json()}, indent=2) + "\n")
     save_image(evaluation_grid(evaluation), out_dir / "grid.png")

@@ -26,7 +26,9 @@ from tqdm.auto import tqdm
 
 from .data import center_crop
 from .errors import UsageError
-from .evaluate import Evaluation, EvalImages, checked_conversion, load_eval_images, score_prediction, write_evaluation
+from .evaluate import (
+    Evaluation, EvalImages, check_evaluation_request, checked_conversion, load_eval_images, score_prediction, write_evaluation,
+)
 from .images import IMAGE_SUFFIXES, UnreadableImage, normalise_mode, open_image, to_tensor
 
 log = logging.getLogger(__name__)
@@ -150,13 +152,14 @@ def evaluate_predictions(
     gray_conversion: str = "lstar",
     metric_options: dict[str, dict[str, Any]] | None = None,
     upscale: bool = False,
+    overwrite: bool = False,
 ) -> Evaluation:
     """What ``ganforge eval --predictions DIR --data SOURCE`` does: score, then write ``metrics.json`` and ``grid.png``.
 
     ``gray_conversion`` makes the gray baseline (and the grid's gray column); use
     the conversion that made the gray photos the tool colorized.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable location fails now, not after the evaluation
+    check_evaluation_request(out_dir, overwrite, metrics, metric_options)
     conversion = checked_conversion(gray_conversion)
     predictions = load_predictions(folder, load_eval_images(data, size=size, count=count, upscale=upscale))
     evaluation = score_prediction(

@@ -284,7 +284,10 @@ def _cmd_turing(args: argparse.Namespace) -> int:
         return 0
     if not args.data:
         raise UsageError("the test needs --data SOURCE: the color photos to show beside their colorizations")
-    page = write_test(args.inputs, args.data, out, size=args.size, count=args.images, seconds=args.seconds, seed=args.seed, upscale=args.upscale)
+    page = write_test(
+        args.inputs, args.data, out, size=args.size, count=args.images, seconds=args.seconds, seed=args.seed, upscale=args.upscale,
+        overwrite=args.overwrite,
+    )
     print(f"{PROG}: wrote {page}: send it to participants; score their downloaded answers with: ganforge turing --score FILES... -o {out}")
     return 0
 
@@ -441,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     turing.add_argument("--seconds", type=positive, default=1.0, metavar="S", help="how long each pair is shown (default 1, as in Zhang et al.)")
     turing.add_argument("--seed", type=int, default=0, help="the order of the pairs and sides (default 0)")
     turing.add_argument("--upscale", action="store_true", help="enlarge photos smaller than --size instead of refusing them")
+    turing.add_argument("--overwrite", action="store_true", help="replace an earlier test in -o (its answers can then no longer be scored)")
     _add_threads_option(turing)
     turing.set_defaults(run=_cmd_turing)
     return parser

@@ -28,7 +28,7 @@ from .atomic import write_text
 from .colorize import DEFAULT, Colorizer, load, resolve_checkpoint
 from .choices import GRAY_CONVERSIONS
 from .config import load_recipe
-from .errors import UsageError
+from .errors import GanforgeError, UsageError
 from .evaluate import (
     GRAY, MEAN_COLOR, MODEL, EvalImages, Evaluation, evaluate, json_numbers, load_eval_images, metric_directions, baseline_chroma,
     default_eval_data, score_prediction,
@@ -273,6 +273,11 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     html_path, _ = write_report(out_dir, "ganforge comparison", context, sections)
     summary = {"context": context, "metric_details": details, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
     write_text(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str) + "\n")
+    measured = {row for result in results.values() if isinstance(result, dict) and "metrics" in result for row in result["metrics"]}
+    if not measured & {c.label for c in contenders}:
+        failed = {label: why for result in results.values() if isinstance(result, dict) for label, why in result.get("failed", {}).items()}
+        reasons = "; ".join(f"{c.label}: {c.error or failed.get(c.label, 'no result')}" for c in contenders)
+        raise GanforgeError(f"no model gave a result ({reasons[:300]}); {html_path} says why for each")
     return html_path
 
 

@@ -88,3 +88,7 @@ def read_user_json(path: Path, what: str, advice: str) -> Any:
         raise UsageError(f"{what} '{path}' does not exist; {advice}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{what} '{path}' is not JSON ({exc}); {advice}") from None
+    except RecursionError:
+        raise UsageError(f"{what} '{path}' is nested too deeply to be what ganforge wrote; {advice}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} '{path}' is a folder; {advice}") from None

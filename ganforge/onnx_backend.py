@@ -32,7 +32,7 @@ from .checkpoint import MEAN_CHROMA
 from .choices import DECODING
 from .components import Prediction
 from .config import recipe_from_dict, recipe_to_dict
-from .errors import CheckpointError, UsageError
+from .errors import CheckpointError, UsageError, first_line
 
 FORMAT = "ganforge-onnx"
 OPSET = 17
@@ -171,6 +171,18 @@ def load_onnx(path: str | Path) -> tuple[OnnxRuntimeGenerator, Any, dict[str, st
     metadata = dict(session.get_modelmeta().custom_metadata_map)
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"'{path}' is an ONNX model ganforge did not export (no ganforge metadata); export one with ganforge export --format onnx")
-    recipe = recipe_from_dict(json.loads(metadata["recipe"]), source=str(path))
-    fixed_decoding = {name: float(metadata[name]) for name in DECODING if name in metadata}
-    return OnnxRuntimeGenerator(session, int(metadata.get("noise_dim", "0")), fixed_decoding, path), recipe, metadata
+    inputs, outputs = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
+    if inputs[:1] != ["gray"] or outputs[:1] != ["target"] or len(session.get_inputs()[0].shape) != 4:
+        raise CheckpointError(
+            f"'{path}' carries ganforge metadata but not the graph ganforge exports (inputs {inputs}, outputs {outputs}); "
+            "export the model again with ganforge export --format onnx"
+        )
+    try:
+        recipe = recipe_from_dict(json.loads(metadata["recipe"]), source=str(path))
+        fixed_decoding = {name: float(metadata[name]) for name in DECODING if name in metadata}
+        noise_dim = int(metadata.get("noise_dim", "0"))
+    except (KeyError, ValueError, RecursionError) as exc:  # json's errors are ValueErrors
+        raise CheckpointError(
+            f"'{path}': its ganforge metadata is damaged ({type(exc).__name__}: {first_line(exc)}); export the model again"
+        ) from None
+    return OnnxRuntimeGenerator(session, noise_dim, fixed_decoding, path), recipe, metadata

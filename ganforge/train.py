@@ -18,6 +18,7 @@ Run directory (``train.out_dir``, default ``runs/<recipe name>``)::
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -46,7 +47,7 @@ from .config import Recipe, load_recipe, recipe_to_yaml
 from .data import hub_stream, open_source, stream_head, training_loader, validation_batch
 from .degrade import check_gray_augment
 from .ema import ExponentialMovingAverage
-from .errors import GanforgeError, RecipeError, UsageError
+from .errors import GanforgeError, RecipeError, UsageError, first_line
 from .phases import GENERATOR, Phase, apply_lr_scale, build_adversaries, generator_parameter_groups, plan_phases
 from .plots import plot_loss_curves, sample_grid, save_image
 from .plugins import get_plugin_manager
@@ -189,6 +190,13 @@ def remove_stale_temporaries(run_dir: Path) -> None:
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
 
 
+def _save_failure(error: Exception, run_dir: Path) -> OSError:
+    """An OSError (one line at the command line) for a training state that could not be written."""
+    full = shutil.disk_usage(run_dir).free < 64 * 2**20
+    code, reason = (errno.ENOSPC, "no space left on device") if full else (errno.EIO, first_line(error))
+    return OSError(code, f"could not save the training state ({reason}); the last complete state is kept", str(run_dir))
+
+
 class Trainer:
     """Builds everything a recipe names, checks it, and trains it phase by phase."""
 
@@ -208,6 +216,11 @@ class Trainer:
             log_with=self._trackers(),
             project_dir=str(self.run_dir),
         )
+        if recipe.train.mixed_precision == "fp16" and self.accelerator.device.type == "cpu":
+            raise RecipeError(
+                "recipe key 'train.mixed_precision' is fp16, which needs a GPU: on the CPU it would train in fp32 "
+                "unannounced; use bf16 (the CPU's autocast) or leave it unset"
+            )
         set_seed(recipe.seed)
         self.color_space = build_color_space(recipe)
         generator = build_generator(recipe, self.color_space)
@@ -289,6 +302,15 @@ class Trainer:
             self._lock.release()
             self._lock = None
 
+    def _check_process_count(self, saved: int, state: Path) -> None:
+        """A run resumes on as many processes as saved it: each process restores its own random state and its
+        own share of the data order, which another count would split differently (a silent change of data)."""
+        if saved != self.accelerator.num_processes:
+            raise UsageError(
+                f"'{state}' was saved by a run on {saved} process(es) and this one has {self.accelerator.num_processes}; "
+                f"resume it on {saved} (accelerate launch --num_processes {saved} ...), or start a new run directory"
+            )
+
     def _start(self, resume: bool) -> None:
         self._lock_run_dir()
         states = saved_states(self.run_dir)
@@ -298,8 +320,9 @@ class Trainer:
                 "pass --resume to continue it, or set train.out_dir to a new folder"
             )
         if resume and states:
-            self._restore(states[-1])
             saved = json.loads((states[-1] / TRAINER_STATE).read_text())
+            self._check_process_count(saved.get("num_processes", 1), states[-1])
+            self._restore(states[-1])
             self.step, self.skipped_images = saved["step"], saved.get("skipped_images", 0)
             self._saved_step = self.step
             log.info("resuming %s from step %d", self.run_dir, self.step)
@@ -567,9 +590,11 @@ class Trainer:
         accelerator.wait_for_everyone()
         try:
             accelerator.save_state(str(tmp))  # every process writes its own RNG state
-        except BaseException:  # a full disk, say: the previous state stays the last one, with no half-written one
+        except BaseException as exc:  # a full disk, say: the previous state stays the last one, with no half-written one
             if accelerator.is_main_process:
                 shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, Exception) and not isinstance(exc, OSError):  # torch's writer raises RuntimeError
+                raise _save_failure(exc, self.run_dir) from None
             raise
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:

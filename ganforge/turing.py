@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from .atomic import write_text
+from .atomic import check_new_output, write_text
 from .colorize import load
 from .compare import contender_labels
 from .errors import UsageError, read_user_json
@@ -97,11 +97,15 @@ def build_test(
 
 def write_test(
     inputs: list[str], data: str, out_dir: Path, *, size: int = 256, count: int | None = 40, seconds: float = 1.0,
-    seed: int = 0, upscale: bool = False,
+    seed: int = 0, upscale: bool = False, overwrite: bool = False,
 ) -> Path:
-    """What ``ganforge turing MODELS... --data SOURCE -o DIR`` does; returns the page's path."""
+    """What ``ganforge turing MODELS... --data SOURCE -o DIR`` does; returns the page's path.
+
+    An earlier test's key is kept unless ``overwrite``: the answers it collected could not be scored without it.
+    """
     if not inputs:
         raise UsageError("name at least one checkpoint ('default', a .safetensors file, a Hub id) or folder of colorizations")
+    check_new_output(out_dir / KEY_FILE, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = load_eval_images(data, size=size, count=count, upscale=upscale)
     if images.truth is None:
@@ -128,10 +132,15 @@ def read_answers(path: Path, key: dict[str, Any]) -> list[dict[str, Any]]:
         raise UsageError(f"answers file '{path}' has no list of answers; pass the file the test page downloaded")
     if answers.get("page_id") != key["page_id"]:
         raise UsageError(f"answers file '{path}' was made on another test page than the one whose key is here; score it with that page's folder")
+    seen: set[int] = set()
     for answer in answers["answers"]:
         trial, chosen = answer.get("trial") if isinstance(answer, dict) else None, answer.get("chosen") if isinstance(answer, dict) else None
-        if not (isinstance(trial, int) and 0 <= trial < len(key["trials"]) and chosen in SIDES):
-            raise UsageError(f"answers file '{path}' holds a malformed answer {answer!r}; pass the file the test page downloaded")
+        is_index = isinstance(trial, int) and not isinstance(trial, bool)  # JSON true is no trial number
+        if not (is_index and 0 <= trial < len(key["trials"]) and chosen in SIDES):
+            raise UsageError(f"answers file '{path}' holds a malformed answer {str(answer)[:80]}; pass the file the test page downloaded")
+        if trial in seen:
+            raise UsageError(f"answers file '{path}' answers trial {trial} more than once; the test page records one answer per trial")
+        seen.add(trial)
     return answers["answers"]
 
 
@@ -140,8 +149,11 @@ def score_answers(out_dir: Path, answer_files: list[Path]) -> dict[str, dict[str
     key_path = out_dir / KEY_FILE
     if not key_path.is_file():
         raise UsageError(f"'{key_path}' does not exist; -o must be the folder 'ganforge turing' wrote the test page into")
-    key = json.loads(key_path.read_text(encoding="utf-8"))
+    key = read_user_json(key_path, "test key", "-o must be the folder 'ganforge turing' wrote the test page into")
+    if not _is_key(key):
+        raise UsageError(f"'{key_path}' is not a test key 'ganforge turing' wrote; -o must be the folder it wrote the test page into")
     counts = {model: [0, 0] for model in key["models"]}  # fooled, judged
+    answer_files = _distinct_files(answer_files)
     for path in answer_files:
         for answer in read_answers(path, key):
             trial = key["trials"][answer["trial"]]
@@ -157,6 +169,27 @@ def score_answers(out_dir: Path, answer_files: list[Path]) -> dict[str, dict[str
     summary = {"page_id": key["page_id"], "participants": len(answer_files), "scores": scores}
     write_text(out_dir / SCORES_FILE, json.dumps(summary, indent=2) + "\n")
     return scores
+
+
+def _is_key(key: Any) -> bool:
+    """Whether ``key`` has the shape of the key.json :func:`write_test` writes."""
+    if not (isinstance(key, dict) and isinstance(key.get("models"), list) and isinstance(key.get("trials"), list) and "page_id" in key):
+        return False
+    return all(isinstance(t, dict) and t.get("model") in key["models"] and t.get("real_side") in SIDES for t in key["trials"])
+
+
+def _distinct_files(paths: list[Path]) -> list[Path]:
+    """``paths`` without repeats: the same file named twice (or a copy with the same bytes) is one participant."""
+    seen, distinct = set(), []
+    for path in paths:
+        try:
+            identity = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            identity = str(path)  # read_answers says what is wrong with it
+        if identity not in seen:
+            seen.add(identity)
+            distinct.append(path)
+    return distinct
 
 
 def scores_table(scores: dict[str, dict[str, Any]]) -> str:

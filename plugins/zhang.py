@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganforge import hookimpl
+from ganforge.atomic import check_new_output, write_text
 from ganforge.build import create
 from ganforge.colormath import rgb_to_lab
 from ganforge.choices import VIVIDNESS_RANGE
@@ -330,6 +331,7 @@ def _rebalance_data(data: str) -> tuple[str | list[Any], str]:
 
 def run_rebalance(args: argparse.Namespace) -> int:
     """``ganforge rebalance`` (its options: ganforge_plugins.commands)."""
+    check_new_output(Path(args.output), args.overwrite)
     spec, key = _rebalance_data(args.data)
     prior, used = empirical_prior(spec, args.images, args.size, key)
     bins = ABBins()
@@ -346,7 +348,7 @@ def run_rebalance(args: argparse.Namespace) -> int:
         "prior": prior.tolist(),
         "weights": weights.tolist(),
     }
-    Path(args.output).write_text(json.dumps(record))
+    write_text(Path(args.output), json.dumps(record))
     print(
         f"ganforge: {used} images, {int((prior > 0).sum())} of {len(prior)} bins seen; "
         f"weights {float(weights.min()):.2f}..{float(weights.max()):.2f}; wrote {args.output}"

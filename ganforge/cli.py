@@ -56,6 +56,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .inputs import check_inputs
+
+    checkpoint, inputs = split_checkpoint(args.inputs)
+    check_inputs([Path(p) for p in inputs])  # before torch is even imported
+
     from .colorize import load
     from .colorize_files import ColorizeOptions, ColorizeReport, colorize_files, plan
     from .processes import gather_and_close, launched_processes, process_state
@@ -75,7 +80,6 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
             realtime=args.realtime, smoothing=args.smoothing, stabilize=args.stabilize,
         ),
     )
-    checkpoint, inputs = split_checkpoint(args.inputs)
     jobs = plan([Path(p) for p in inputs], Path(args.output), options)  # bad inputs are refused before the model loads
     colorizer, shard, state = load(checkpoint, backend=args.backend), (0, 1), None
     if launched_processes() > 1:  # accelerate launch: each process takes its share of the files

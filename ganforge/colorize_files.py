@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from .atomic import atomic_path
 from .colorize import Colorizer, WorkingSize, working_sizes
 from .errors import PictureSizeError, UsageError
+from .inputs import check_inputs
 from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
 from .video import VIDEO_SUFFIXES, VideoOptions, colorize_video
 
@@ -63,11 +64,7 @@ class ColorizeReport:
 
 def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs; folders keep their relative layout under ``output``."""
-    for item in inputs:
-        if not item.exists():
-            raise UsageError(f"input '{item}' does not exist")
-        if not (item.is_file() or item.is_dir()):
-            raise UsageError(f"input '{item}' is neither a regular file nor a folder (a device, pipe or socket); name picture or video files, or folders")
+    check_inputs(inputs)
     single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES)
     if single_file:
         _check_outputs([(inputs[0], output)])

@@ -55,13 +55,13 @@ def tiny_plugin() -> Iterator[None]:
     reset_plugin_manager()
 
 
-def write_distribution(root: Path, dist: str, module: str, source: str, entry_name: str) -> None:
-    """A minimal installed distribution: a module plus a dist-info with an entry point in group 'ganforge'."""
+def write_distribution(root: Path, dist: str, module: str, source: str, entry_name: str, group: str = "ganforge") -> None:
+    """A minimal installed distribution: a module plus a dist-info with an entry point in ``group``."""
     (root / f"{module}.py").write_text(textwrap.dedent(source))
     info = root / f"{dist.replace('-', '_')}-0.3.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
-    (info / "entry_points.txt").write_text(f"[ganforge]\n{entry_name} = {module}\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{entry_name} = {module}\n")
 
 
 TINY_RECIPE = """

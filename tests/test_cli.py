@@ -73,8 +73,8 @@ def test_threads_pins_torch_before_the_command_runs(command, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["colorize", "in.png", "-o", "out", "--size", "-5"], "argument --size: must be at least 16, got -5"),
-        (["colorize", "in.png", "-o", "out", "--size", "128,8"], "argument --size: must be at least 16, got 8"),
+        (["colorize", "in.png", "-o", "out", "--size", "-5"], "argument --size: must be in [16, 4096], got -5"),
+        (["colorize", "in.png", "-o", "out", "--size", "128,8"], "argument --size: must be in [16, 4096], got 8"),
         (["colorize", "in.png", "-o", "out", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
         (["colorize", "in.png", "-o", "out", "--samples", "-1"], "argument --samples: must be at least 0, got -1"),
         (["colorize", "in.png", "-o", "out", "--desaturate-below", "2"], "argument --desaturate-below: must be in (0, 1], got 2"),
@@ -87,7 +87,7 @@ def test_threads_pins_torch_before_the_command_runs(command, monkeypatch):
         (["export", "m.safetensors", "-o", "x.safetensors", "--confidence-temperature", "-1"],
          "argument --confidence-temperature: must be a positive number, got -1"),
         (["rebalance", "builtin:samples", "-o", "w.json", "--mix", "2"], "argument --mix: must be in [0, 1], got 2"),
-        (["train", "r.yaml", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
+        (["train", "r.yaml", "--threads", "0"], "argument --threads: must be in [1, 1024], got 0"),
     ],
 )
 def test_out_of_range_numbers_are_refused_before_anything_runs(args, message, capsys):

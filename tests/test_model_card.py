@@ -60,8 +60,8 @@ def test_a_readme_that_is_not_a_ganforge_card_is_kept_and_a_ganforge_card_is_rep
     assert main(["export", str(trained), "-o", str(folder / "model.safetensors")]) == 0
     assert (folder / "README.md").read_text() == "# My notes\n" and (folder / "model.safetensors").is_file()
     (folder / "README.md").unlink()
-    assert main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "mit"]) == 0
-    assert main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "apache-2.0"]) == 0
+    assert main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "mit", "--overwrite"]) == 0
+    assert main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "apache-2.0", "--overwrite"]) == 0
     assert front_matter((folder / "README.md").read_text())["license"] == "apache-2.0"
     other = tmp_path / "bare"
     assert main(["export", str(trained), "-o", str(other / "model.safetensors"), "--no-card"]) == 0

@@ -45,8 +45,10 @@ def test_a_broken_plugin_does_not_break_commands_that_do_not_need_it(tmp_path):
     write_distribution(tmp_path, "broken-plugin", "broken_mod", "raise RuntimeError('half installed')\n", "broken")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     help_run = subprocess.run([sys.executable, "-m", "ganforge", "--help"], env=env, capture_output=True, text=True)
-    assert help_run.returncode == 0 and "usage: ganforge" in help_run.stdout
-    assert help_run.stderr.splitlines() == [
+    assert help_run.returncode == 0 and "usage: ganforge" in help_run.stdout and help_run.stderr == ""  # not even imported
+    listing = subprocess.run([sys.executable, "-m", "ganforge", "plugins"], env=env, capture_output=True, text=True)
+    assert listing.returncode == 0 and "unet" in listing.stdout
+    assert listing.stderr.splitlines() == [
         "ganforge: warning: plugin 'broken' (broken_mod) from distribution broken-plugin 0.3 failed to import: "
         "RuntimeError: half installed; fix or uninstall that distribution"
     ]
@@ -114,6 +116,30 @@ THIRD_PARTY = """
     def ganforge_register(registries):
         registries.generators.add("echo", EchoGenerator)
 """
+
+
+ECHO_COMMAND = """
+from ganforge import hookimpl
+
+def _run(args):
+    print("echo:", args.word)
+    return 0
+
+@hookimpl
+def ganforge_add_commands(subparsers):
+    parser = subparsers.add_parser("echo", help="say a word back")
+    parser.add_argument("word")
+    parser.set_defaults(run=_run)
+"""
+
+
+def test_a_third_party_command_arrives_through_the_commands_group(tmp_path):
+    write_distribution(tmp_path, "ganforge-echo-cmd", "ganforge_echo_cmd", ECHO_COMMAND, "echo", group="ganforge.commands")
+    env = {**_clean_env(), "PYTHONPATH": str(tmp_path)}
+    listed = subprocess.run([sys.executable, "-m", "ganforge", "--help"], env=env, capture_output=True, text=True)
+    assert "say a word back" in listed.stdout and "rebalance" in listed.stdout
+    ran = subprocess.run([sys.executable, "-m", "ganforge", "echo", "hello"], env=env, capture_output=True, text=True)
+    assert ran.returncode == 0 and ran.stdout == "echo: hello\n"
 
 
 def test_third_party_distribution_appears_in_ganforge_plugins(tmp_path):

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 import ganforge
 from ganforge import hookimpl
@@ -251,9 +253,16 @@ def test_non_finite_weights_are_never_saved_and_never_loaded(tiny_recipe, tmp_pa
         trainer.save()
     assert [p.name for p in (tmp_path / "run" / "state").iterdir()] == ["step-00000002"]
 
-    broken = save_checkpoint(tmp_path / "broken.safetensors", trainer.recipe, generator.state_dict())
+    with pytest.raises(CheckpointError, match=rf"refusing to write .*tensor '{name}' holds NaN or infinite values"):
+        save_checkpoint(tmp_path / "broken.safetensors", trainer.recipe, generator.state_dict())
+    assert not (tmp_path / "broken.safetensors").exists()
+    good = save_checkpoint(tmp_path / "good.safetensors", trainer.recipe, {k: v.nan_to_num(posinf=0.0) for k, v in generator.state_dict().items()})
+    with safe_open(str(good), "pt") as handle:  # a file written past ganforge's checks, by another tool
+        metadata, tensors = handle.metadata(), {key: handle.get_tensor(key) for key in handle.keys()}
+    tensors[f"generator.{name}"] = tensor.clone()
+    save_file(tensors, str(tmp_path / "broken.safetensors"), metadata=metadata)
     with pytest.raises(CheckpointError, match=rf"tensor '{name}' holds NaN or infinite values.*use an earlier checkpoint"):
-        ganforge.load(broken)
+        ganforge.load(tmp_path / "broken.safetensors")
 
 
 def test_resume_rewrites_a_model_file_older_than_the_last_state_and_clears_temporaries(tiny_recipe, tmp_path):

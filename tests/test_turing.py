@@ -110,6 +110,23 @@ def test_answers_of_several_participants_add_up_with_a_wilson_interval(test_page
     assert scores["participants"] == 2 and scores["scores"]["perfect"]["fooling_rate"] == 0.5
 
 
+def test_the_same_answers_given_twice_count_once(test_page, tmp_path, capsys):
+    key = json.loads((test_page / KEY_FILE).read_text())
+    answers = [{"trial": i, "chosen": t["real_side"], "ms": 700} for i, t in enumerate(key["trials"])]
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"page_id": key["page_id"], "answers": answers}))
+    (tmp_path / "copy.json").write_bytes(one.read_bytes())
+    assert main(["turing", "--score", str(one), str(one), str(tmp_path / "copy.json"), "-o", str(test_page)]) == 0
+    scores = json.loads((test_page / "scores.json").read_text())
+    assert scores["participants"] == 1 and scores["scores"]["mine"]["judgements"] == 4
+
+
+def test_a_damaged_key_is_one_line(test_page, tmp_path):
+    (test_page / KEY_FILE).write_text('{"page_id": "x", "models": ["a"], "trials": [{"model": "b"}]}')
+    with pytest.raises(UsageError, match="is not a test key 'ganforge turing' wrote"):
+        score_answers(test_page, [tmp_path / "none.json"])
+
+
 def test_wilson_interval_matches_published_values():
     # Newcombe (1998), Statistics in Medicine 17: 857-872, table I: 81/263 and 15/148 (method 3, Wilson)
     assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=5e-5)
@@ -126,8 +143,11 @@ def test_wilson_interval_matches_published_values():
         ('{"page_id": "ID", "answers": [{"trial": 0, "chosen": "up"}]}', r"holds a malformed answer"),
         ('{"page_id": "ID", "answers": []}', r"the answers files hold no answers"),
         ("[1, 2]", r"has no list of answers"),
+        ('{"page_id": "ID", "answers": [{"trial": 1, "chosen": "left"}, {"trial": 1, "chosen": "left"}]}', r"answers trial 1 more than once"),
+        ('{"page_id": "ID", "answers": [{"trial": true, "chosen": "left"}]}', r"holds a malformed answer"),
+        ("[" * 100_000 + "]" * 100_000, r"is nested too deeply"),
     ],
-    ids=["not-json", "other-page", "unknown-trial", "unknown-side", "empty", "wrong-shape"],
+    ids=["not-json", "other-page", "unknown-trial", "unknown-side", "empty", "wrong-shape", "repeated-trial", "boolean-trial", "nested"],
 )
 def test_bad_answers_files_get_one_line_errors(test_page, tmp_path, content, message):
     key = json.loads((test_page / KEY_FILE).read_text())

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ganforge.colormath import lab_to_rgb, rgb_to_lab
+from ganforge.core.colormath import lab_to_rgb, rgb_to_lab
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:

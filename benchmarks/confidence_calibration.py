@@ -26,10 +26,10 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 import ganforge
-from ganforge.colorize import CONFIDENCE_RADIUS
-from ganforge.colormath import rgb_to_lab, to_gray
-from ganforge.evaluate import load_eval_images
-from ganforge.plots import save_image
+from ganforge.core.colormath import rgb_to_lab, to_gray
+from ganforge.data.crops import load_eval_images
+from ganforge.inference.colorizer import CONFIDENCE_RADIUS
+from ganforge.training.plots import save_image
 
 BINS = 10
 FIT_TEMPERATURES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5)

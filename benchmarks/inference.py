@@ -36,12 +36,12 @@ import numpy as np
 import torch
 
 import ganforge
-from ganforge.build import build_color_space, build_generator
-from ganforge.colorize import Colorizer
-from ganforge.components import Prediction
-from ganforge.checkpoint import save_checkpoint
-from ganforge.config import load_recipe
-from ganforge.plugins import get_registries
+from ganforge.core.build import build_color_space, build_generator
+from ganforge.core.components import Prediction
+from ganforge.core.config import load_recipe
+from ganforge.core.plugins import get_registries
+from ganforge.inference.checkpoint import save_checkpoint
+from ganforge.inference.colorizer import Colorizer
 
 REPO = Path(__file__).resolve().parents[1]
 MEMORY_PROBE = """
@@ -131,7 +131,7 @@ def onnx_comparison(realtime_checkpoint: Path, tmp: Path, seconds: float) -> Non
     except ImportError:
         print("PyTorch vs ONNX Runtime: skipped (pip install 'ganforge[onnx]')")
         return
-    from ganforge.onnx_backend import export_onnx
+    from ganforge.inference.export import export_onnx
 
     photo = (np.random.default_rng(0).random((256, 256)) * 255).astype(np.uint8)
     print(f"{'model, 256x256':<26} {'backend':<12} {'generator fps b1':>16} {'whole call fps':>15} {'max |diff|':>11}")

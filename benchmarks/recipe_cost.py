@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ganforge.config import load_recipe
-from ganforge.errors import GanforgeError
-from ganforge.train import Trainer, format_duration
+from ganforge.core.config import load_recipe
+from ganforge.core.errors import GanforgeError
+from ganforge.training.trainer import Trainer, format_duration
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import torch
 
-from ganforge.config import load_recipe
-from ganforge.data import training_loader
-from ganforge.ema import ExponentialMovingAverage
-from ganforge.train import Trainer
+from ganforge.core.config import load_recipe
+from ganforge.data.sources import training_loader
+from ganforge.training.ema import ExponentialMovingAverage
+from ganforge.training.trainer import Trainer
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.yaml"
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from ganforge import hookimpl
-from ganforge.components import Prediction
-from ganforge.config import load_recipe
-from ganforge.data import validation_batch
-from ganforge.plugins import get_plugin_manager, get_registries
-from ganforge.train import Trainer
+from ganforge.core.components import Prediction
+from ganforge.core.config import load_recipe
+from ganforge.core.plugins import get_plugin_manager, get_registries
+from ganforge.data.sources import validation_batch
+from ganforge.training.trainer import Trainer
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "unconditional_pretrain.yaml"
 

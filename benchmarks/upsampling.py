@@ -20,13 +20,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import ganforge
-from ganforge.colormath import gray_with_chroma, rgb_to_lab, to_gray
-from ganforge.data import open_source
-from ganforge.images import to_tensor
-from ganforge.metrics import ab_error, auc, psnr
-from ganforge.plots import sample_grid, save_image
-from ganforge.choices import UPSAMPLING
-from ganforge.upsample import GUIDED_EPS, GUIDED_RADIUS, upsample_chroma
+from ganforge.core.choices import UPSAMPLING
+from ganforge.core.colormath import gray_with_chroma, rgb_to_lab, to_gray
+from ganforge.core.images import to_tensor
+from ganforge.data.sources import open_source
+from ganforge.evaluation.metrics import ab_error, auc, psnr
+from ganforge.inference.upsample import GUIDED_EPS, GUIDED_RADIUS, upsample_chroma
+from ganforge.training.plots import sample_grid, save_image
 
 
 def edge_mask(rgb: torch.Tensor, step: float = 10.0) -> torch.Tensor:

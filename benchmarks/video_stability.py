@@ -30,15 +30,26 @@ import numpy as np
 import torch
 
 import ganforge
-from ganforge import metrics
-from ganforge.build import build_color_space, build_generator
-from ganforge.clips import SAMPLES, Clip, hue_flicker, load_photo, moving_object, pan, read_video, sample_clip, write_video, zoom
-from ganforge.colorize import Colorizer
-from ganforge.colormath import to_gray
-from ganforge.config import load_recipe
-from ganforge.flow import FlowEstimator
-from ganforge.temporal import MotionCompensatedSmoother
-from ganforge.video import VideoOptions, colorize_video, deflicker_video, rgb_to_cbcr
+from ganforge.core.build import build_color_space, build_generator
+from ganforge.core.colormath import to_gray
+from ganforge.core.config import load_recipe
+from ganforge.evaluation import metrics
+from ganforge.inference.colorizer import Colorizer
+from ganforge.video.clips import (
+    SAMPLES,
+    Clip,
+    hue_flicker,
+    load_photo,
+    moving_object,
+    pan,
+    read_video,
+    sample_clip,
+    write_video,
+    zoom,
+)
+from ganforge.video.flow import FlowEstimator
+from ganforge.video.pipeline import VideoOptions, colorize_video, deflicker_video, rgb_to_cbcr
+from ganforge.video.temporal import MotionCompensatedSmoother
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = REPO.parent / "shared" / "data" / "kodak24"

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
-from ganforge.colormath import to_gray
-from ganforge.evaluate import GRAY, MEAN_COLOR, MODEL, EvalImages, baseline_chroma, evaluate, load_eval_images, metric_directions
-from ganforge.plots import sample_grid, save_image
-from ganforge.report import Table
+from ganforge.core.colormath import to_gray
+from ganforge.data.crops import EvalImages, load_eval_images
+from ganforge.evaluation.evaluate import GRAY, MEAN_COLOR, MODEL, baseline_chroma, evaluate, metric_directions
+from ganforge.evaluation.report import Table
+from ganforge.training.plots import sample_grid, save_image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATA = [f"imagefolder:{SHARED / name}" for name in ("photos/val", "bsds500/val", "kodak24")]

@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 import ganforge
-from ganforge.evaluate import MODEL, load_eval_images, metric_directions, score_prediction
-from ganforge.report import Table
+from ganforge.data.crops import load_eval_images
+from ganforge.evaluation.evaluate import MODEL, metric_directions, score_prediction
+from ganforge.evaluation.report import Table
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATA = [f"imagefolder:{SHARED / name}" for name in ("photos/val", "bsds500/val", "kodak24")]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import ganforge
 from ganforge.app import start
-from ganforge.browser import screenshot
+from ganforge.evaluation.browser import screenshot
 
 
 def main() -> None:

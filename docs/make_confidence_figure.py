@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 import ganforge
-from ganforge.data import center_crop
-from ganforge.images import open_image, to_tensor
-from ganforge.plots import sample_grid, save_image
+from ganforge.core.images import open_image, to_tensor
+from ganforge.data.sources import center_crop
+from ganforge.training.plots import sample_grid, save_image
 from ganforge_plugins.builtin_data import SAMPLES_DIR, TRUE_BW_DIR
 
 PICTURES = [TRUE_BW_DIR / "camera.png", TRUE_BW_DIR / "coins.png", SAMPLES_DIR / "coffee.jpg", SAMPLES_DIR / "rocket.jpg"]

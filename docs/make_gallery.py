@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 import ganforge
-from ganforge.colormath import to_gray
-from ganforge.data import center_crop
-from ganforge.images import normalise_mode, open_image, to_tensor
-from ganforge.plots import sample_grid, save_image
+from ganforge.core.colormath import to_gray
+from ganforge.core.images import normalise_mode, open_image, to_tensor
+from ganforge.data.sources import center_crop
+from ganforge.training.plots import sample_grid, save_image
 from ganforge_plugins.builtin_data import TRUE_BW_DIR
 
 REPO = Path(__file__).resolve().parents[1]

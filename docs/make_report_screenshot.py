@@ -12,7 +12,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ganforge.browser import rendered_dom, screenshot
+from ganforge.evaluation.browser import rendered_dom, screenshot
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import matplotlib
 import torch
 
 import ganforge
-from ganforge import metrics
-from ganforge.clips import read_video, sample_clip, write_video
-from ganforge.plots import sample_grid, save_image
-from ganforge.video import VideoOptions, colorize_video, rgb_to_cbcr
+from ganforge.evaluation import metrics
+from ganforge.training.plots import sample_grid, save_image
+from ganforge.video.clips import read_video, sample_clip, write_video
+from ganforge.video.pipeline import VideoOptions, colorize_video, rgb_to_cbcr
 
 REPO = Path(__file__).resolve().parents[1]
 SHOT = range(12, 24)  # the second shot of sample_clip(frames_per_shot=12)

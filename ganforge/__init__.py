@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .hookspecs import hookimpl
+from ganforge.core.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 __all__ = ["Colorizer", "__version__", "get_registries", "hookimpl", "load"]
 
-_LAZY = {"Colorizer": "colorize", "load": "colorize", "get_registries": "plugins"}
+_LAZY = {"Colorizer": "inference.colorizer", "load": "inference.colorizer", "get_registries": "core.plugins"}
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and editors
-    from .colorize import Colorizer, load
-    from .plugins import get_registries
+    from ganforge.core.plugins import get_registries
+    from ganforge.inference.colorizer import Colorizer, load
 
 
 def __getattr__(name: str) -> Any:

@@ -19,12 +19,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .colorize import Colorizer
-from .choices import VIVIDNESS_RANGE
-from .data import open_source
-from .errors import UsageError
-from .video import VideoOptions
-from .images import UnreadableImage, open_image
+from ganforge.core.choices import VIVIDNESS_RANGE
+from ganforge.core.errors import UsageError
+from ganforge.core.images import UnreadableImage, open_image
+from ganforge.data.sources import open_source
+from ganforge.inference.colorizer import Colorizer
+from ganforge.video.pipeline import VideoOptions
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class ColorizeApp:
 
     def colorize_video(self, video: str | None, smoothing: float, size: int) -> tuple[str | None, str]:
         """Colorize an uploaded clip; the colorized clip and a status line."""
-        from .video import colorize_video
+        from ganforge.video.pipeline import colorize_video
 
         if not video:
             return None, "Upload a video first."

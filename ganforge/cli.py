@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import __version__
-from .argtypes import DECODING_TYPES, at_least, between, positive, sizes_at_least
-from .choices import GRAY_CONVERSIONS, HUB_FILENAME, SMOOTHING, STABILIZERS, UPSAMPLING
-from .errors import GanforgeError, UsageError, describe_os_error
-from .registry import Registries
+from ganforge import __version__
+from ganforge.core.argtypes import DECODING_TYPES, at_least, between, positive, sizes_at_least
+from ganforge.core.choices import GRAY_CONVERSIONS, HUB_FILENAME, SMOOTHING, STABILIZERS, UPSAMPLING
+from ganforge.core.errors import GanforgeError, UsageError, describe_os_error
+from ganforge.core.registry import Registries
 
 PROG = "ganforge"
 MAX_THREADS = 1024  # torch crashes asked for far more threads than a machine has
@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from .plugins import get_registries
+    from ganforge.core.plugins import get_registries
 
     rows = [
         (entry.kind, entry.name, str(entry.origin), entry.description)
@@ -47,7 +47,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import train_from_recipe_file
+    from ganforge.training.trainer import train_from_recipe_file
 
     train_from_recipe_file(args.recipe, args.overrides, max_steps=args.max_steps, resume=args.resume)
     return 0
@@ -56,15 +56,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .inputs import check_inputs
+    from ganforge.inference.inputs import check_inputs
 
     checkpoint, inputs = split_checkpoint(args.inputs)
     check_inputs([Path(p) for p in inputs])  # before torch is even imported
 
-    from .colorize import load
-    from .colorize_files import ColorizeOptions, ColorizeReport, colorize_files, plan
-    from .processes import gather_and_close, launched_processes, process_state
-    from .video import VideoOptions
+    from ganforge.colorize_files import ColorizeOptions, ColorizeReport, colorize_files, plan
+    from ganforge.inference.colorizer import load
+    from ganforge.training.processes import gather_and_close, launched_processes, process_state
+    from ganforge.video.pipeline import VideoOptions
 
     options = ColorizeOptions(
         samples=args.samples,
@@ -164,8 +164,8 @@ def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: 
 def _cmd_deflicker(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .atomic import check_new_output
-    from .video import VIDEO_SUFFIXES, VideoOptions, deflicker_video
+    from ganforge.core.atomic import check_new_output
+    from ganforge.video.pipeline import VIDEO_SUFFIXES, VideoOptions, deflicker_video
 
     source, target = Path(args.video), Path(args.output)
     if not source.is_file():
@@ -195,15 +195,16 @@ def _add_stabilize_options(parser: argparse.ArgumentParser) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .atomic import check_new_output
-    from .checkpoint import export_for_inference, read_checkpoint
-    from .model_card import evaluation_results, write_model_card
+    from ganforge.core.atomic import check_new_output
+    from ganforge.evaluation.model_card import evaluation_results, write_model_card
+    from ganforge.inference.checkpoint import read_checkpoint
+    from ganforge.inference.export import export_for_inference
 
     if Path(args.checkpoint).is_file() and not args.checkpoint.endswith(".safetensors"):
         raise UsageError(f"'{args.checkpoint}' is not a .safetensors checkpoint; export takes one (e.g. runs/NAME/model.safetensors)")
     check_new_output(Path(args.output), args.overwrite)
     if (args.format or ("onnx" if args.output.endswith(".onnx") else "safetensors")) == "onnx":
-        from .onnx_backend import export_onnx
+        from ganforge.inference.export import export_onnx
 
         if args.half or args.confidence_temperature is not None or args.metrics_from:
             raise UsageError("--half, --confidence-temperature and --metrics-from apply to --format safetensors")
@@ -228,12 +229,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .evaluate import GRAY, MEAN_COLOR, evaluate_checkpoint, metric_directions, parse_metric_options
-    from .report import Table
+    from ganforge.evaluation.evaluate import (
+        GRAY,
+        MEAN_COLOR,
+        evaluate_checkpoint,
+        metric_directions,
+        parse_metric_options,
+    )
+    from ganforge.evaluation.report import Table
 
     common = dict(size=args.size, count=args.images, metrics=args.metrics, metric_options=parse_metric_options(args.metric_options), upscale=args.upscale)
     if args.predictions:
-        from .predictions import evaluate_predictions
+        from ganforge.evaluation.predictions import evaluate_predictions
 
         if args.checkpoint or args.temperature is not None or args.vividness is not None:
             raise UsageError(
@@ -260,8 +267,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .compare import CompareOptions, compare
-    from .evaluate import parse_metric_options
+    from ganforge.evaluation.compare import CompareOptions, compare
+    from ganforge.evaluation.evaluate import parse_metric_options
 
     options = CompareOptions(
         steps=args.steps, data=args.data, eval_sources=args.eval_sources or [], size=args.size, images=args.images,
@@ -276,7 +283,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_turing(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .turing import SCORES_FILE, score_answers, scores_table, write_test
+    from ganforge.evaluation.turing import SCORES_FILE, score_answers, scores_table, write_test
 
     out = Path(args.output)
     if args.score:
@@ -297,8 +304,8 @@ def _cmd_turing(args: argparse.Namespace) -> int:
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    from .app import check_port, start
-    from .colorize import load
+    from ganforge.app import check_port, start
+    from ganforge.inference.colorizer import load
 
     check_port(args.host, args.port)  # before the model loads: a bad address answers at once
     page, url = start(load(args.checkpoint), args.host, args.port)
@@ -333,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(run=_cmd_plugins)
 
-    from .plugins import command_plugin_manager
+    from ganforge.core.plugins import command_plugin_manager
 
     command_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
     colorize = sub.add_parser(

@@ -17,14 +17,14 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .atomic import atomic_path
-from .colorize import Colorizer, WorkingSize, working_sizes
-from .errors import PictureSizeError, UsageError
-from .inputs import check_inputs
-from .images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
-from .video import VIDEO_SUFFIXES, VideoOptions, colorize_video
+from ganforge.core.atomic import atomic_path
+from ganforge.core.errors import PictureSizeError, UsageError
+from ganforge.core.images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
+from ganforge.inference.colorizer import Colorizer, WorkingSize, working_sizes
+from ganforge.inference.inputs import check_inputs
+from ganforge.video.pipeline import VIDEO_SUFFIXES, VideoOptions, colorize_video
 
-log = logging.getLogger("ganforge.colorize")
+log = logging.getLogger(__name__)
 
 # formats PIL writes well; anything else (e.g. .pgm, .gif) is written as .png
 _KEEP_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from ganforge import hookimpl
-from ganforge.colormath import lab_to_rgb, rgb_to_lab
-from ganforge.components import EvalBatch, Metric
-from ganforge.data import HFImageSource, image_folder
-from ganforge.registry import Registries
+from ganforge.core.colormath import lab_to_rgb, rgb_to_lab
+from ganforge.core.components import EvalBatch, Metric
+from ganforge.core.registry import Registries
+from ganforge.data.sources import HFImageSource, image_folder
 
 SAMPLES_DIR = Path(__file__).parent / "data" / "samples"
 TRUE_BW_DIR = Path(__file__).parent / "data" / "true_bw"

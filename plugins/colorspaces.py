@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 
 from ganforge import hookimpl
-from ganforge.choices import GRAY_CONVERSIONS
-from ganforge.colormath import gray_of_lightness, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
-from ganforge.components import ColorSpace
-from ganforge.registry import Registries
+from ganforge.core.choices import GRAY_CONVERSIONS
+from ganforge.core.colormath import gray_of_lightness, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
+from ganforge.core.components import ColorSpace
+from ganforge.core.registry import Registries
 
 _AB_SCALE = 110.0  # a*, b* of sRGB colors lie within about +-110
 

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from ganforge import hookimpl
-from ganforge.argtypes import at_least, between, positive
+from ganforge.core.argtypes import at_least, between, positive
 
 
 def _rebalance(args: argparse.Namespace) -> int:

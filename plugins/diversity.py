@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 
 from ganforge import hookimpl
-from ganforge.components import GeneratorContext, GeneratorLoss, Prediction
-from ganforge.errors import RecipeError
-from ganforge.registry import Registries
+from ganforge.core.components import GeneratorContext, GeneratorLoss, Prediction
+from ganforge.core.errors import RecipeError
+from ganforge.core.registry import Registries
 
 
 class ModeSeekingLoss(GeneratorLoss):

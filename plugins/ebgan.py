@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge import hookimpl
-from ganforge.components import AdversarialLoss
-from ganforge.errors import RecipeError
-from ganforge.registry import Registries
+from ganforge.core.components import AdversarialLoss
+from ganforge.core.errors import RecipeError
+from ganforge.core.registry import Registries
 
 
 @dataclass

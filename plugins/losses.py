@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from ganforge import hookimpl
-from ganforge.components import AdversarialLoss, GeneratorContext, GeneratorLoss
-from ganforge.registry import Registries
+from ganforge.core.components import AdversarialLoss, GeneratorContext, GeneratorLoss
+from ganforge.core.registry import Registries
 
 
 class L1Loss(GeneratorLoss):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import torch
 
-from ganforge import hookimpl, metrics
-from ganforge.components import EvalBatch, Metric
-from ganforge.registry import Registries
+from ganforge import hookimpl
+from ganforge.core.components import EvalBatch, Metric
+from ganforge.core.registry import Registries
+from ganforge.evaluation import metrics
 
 
 class PSNR(Metric):

@@ -25,8 +25,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ganforge import hookimpl
-from ganforge.errors import RecipeError
-from ganforge.registry import Registries
+from ganforge.core.errors import RecipeError
+from ganforge.core.registry import Registries
 from ganforge_plugins.unet import pad_to_multiple, with_noise
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ganforge import hookimpl
-from ganforge.registry import Registries
+from ganforge.core.registry import Registries
 from ganforge_plugins.unet import norm_layer
 
 

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from ganforge import hookimpl
-from ganforge.components import EvalBatch, Metric
-from ganforge.registry import Registries
+from ganforge.core.components import EvalBatch, Metric
+from ganforge.core.registry import Registries
 from ganforge_plugins.mobilenet import MobileNetV2Classifier, load_torchvision_weights
 
 

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge import hookimpl
-from ganforge.components import Prediction
-from ganforge.registry import Registries
+from ganforge.core.components import Prediction
+from ganforge.core.registry import Registries
 
 NORMS = ("batch", "instance", "group", "none")
 

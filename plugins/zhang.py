@@ -31,15 +31,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganforge import hookimpl
-from ganforge.atomic import check_new_output, write_text
-from ganforge.build import create
-from ganforge.colormath import rgb_to_lab
-from ganforge.choices import VIVIDNESS_RANGE
-from ganforge.components import GeneratorContext, GeneratorLoss, Prediction
-from ganforge.config import ComponentSpec
-from ganforge.errors import RecipeError, UsageError
-from ganforge.plugins import get_registries
-from ganforge.registry import Registries
+from ganforge.core.atomic import check_new_output, write_text
+from ganforge.core.build import ComponentSpec, create
+from ganforge.core.choices import VIVIDNESS_RANGE
+from ganforge.core.colormath import rgb_to_lab
+from ganforge.core.components import GeneratorContext, GeneratorLoss, Prediction
+from ganforge.core.errors import RecipeError, UsageError
+from ganforge.core.plugins import get_registries
+from ganforge.core.registry import Registries
 from ganforge_plugins.unet import pad_to_multiple
 
 AB_SCALE = 110.0  # must match the lab color space's normalisation
@@ -298,7 +297,7 @@ def empirical_prior(source_spec: str | list[Any], images: int, size: int, key: s
 
     A mixture of sources (a recipe's ``data.train`` list) is sampled by its weights, as training draws it.
     """
-    from ganforge.data import ColorizationDataset, MixedSource, open_source
+    from ganforge.data.sources import ColorizationDataset, MixedSource, open_source
 
     source = open_source(source_spec, key)
     lab = get_registries().color_spaces.create("lab")
@@ -323,7 +322,7 @@ def empirical_prior(source_spec: str | list[Any], images: int, size: int, key: s
 def _rebalance_data(data: str) -> tuple[str | list[Any], str]:
     """The data to count, and the key its errors name: a source, or a recipe file's ``data.train`` mix."""
     if data.endswith((".yaml", ".yml")):
-        from ganforge.config import load_recipe
+        from ganforge.core.config import load_recipe
 
         return load_recipe(data).data.train, "data.train"
     return data, "--data"

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ganforge import hookimpl
-from ganforge.plugins import get_plugin_manager, reset_plugin_manager
+from ganforge.core.plugins import get_plugin_manager, reset_plugin_manager
 
 
 @pytest.fixture(autouse=True)

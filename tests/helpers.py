@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from ganforge.checkpoint import save_checkpoint
-from ganforge.config import Recipe
-from ganforge.plugins import get_registries
+from ganforge.core.config import Recipe
+from ganforge.core.plugins import get_registries
+from ganforge.inference.checkpoint import save_checkpoint
 
 
 def checkpoint(tmp_path: Path, generator: dict, name: str = "model") -> Path:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 import ganforge
-from ganforge.browser import find_browser, screenshot
 from ganforge.cli import main
+from ganforge.evaluation.browser import find_browser, screenshot
 
 from .helpers import checkpoint
 

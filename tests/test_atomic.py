@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ganforge.atomic import atomic_path, write_text
+from ganforge.core.atomic import atomic_path, write_text
 
 
 def _dead_pid() -> int:

@@ -246,7 +246,7 @@ def test_help_and_usage_errors_import_neither_torch_nor_the_component_plugins():
         "import sys\nfrom ganforge.cli import main\n"
         "for argv in (['--help'], ['colorize', 'missing.jpg', '-o', 'x.png']):\n"
         "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-        "print(sorted(m for m in ('torch', 'ganforge_plugins.zhang', 'ganforge.colorize') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'ganforge_plugins.zhang', 'ganforge.inference.colorizer') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from ganforge.build import build_color_space, build_generator
-from ganforge.config import Recipe
-from ganforge.errors import RecipeError
+from ganforge.core.build import build_color_space, build_generator
+from ganforge.core.config import Recipe
+from ganforge.core.errors import RecipeError
 
 
 def test_generator_gets_channel_counts_from_the_color_space(tiny_plugin):

@@ -8,9 +8,9 @@ import torch
 from safetensors.torch import save_file
 
 import ganforge
-from ganforge.checkpoint import read_checkpoint, save_checkpoint
-from ganforge.config import Recipe
-from ganforge.errors import CheckpointError
+from ganforge.core.config import Recipe
+from ganforge.core.errors import CheckpointError
+from ganforge.inference.checkpoint import read_checkpoint, save_checkpoint
 
 from .conftest import TinyGenerator
 
@@ -93,7 +93,7 @@ def test_safetensors_file_from_elsewhere(tmp_path):
 
 
 def test_newer_format_version_asks_to_upgrade(tmp_path, recipe, monkeypatch):
-    monkeypatch.setattr("ganforge.checkpoint.FORMAT_VERSION", 7)  # written by a future ganforge
+    monkeypatch.setattr("ganforge.inference.checkpoint.FORMAT_VERSION", 7)  # written by a future ganforge
     path = save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)})
     monkeypatch.undo()
     with pytest.raises(CheckpointError, match="format version '7', newer than this ganforge"):
@@ -134,7 +134,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(saved, recipe, monk
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("ganforge.checkpoint.save_file", crash)
+    monkeypatch.setattr("ganforge.inference.checkpoint.save_file", crash)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, recipe, {"w": torch.ones(3)})
     assert path.read_bytes() == before
@@ -145,7 +145,7 @@ def test_checkpoints_get_the_usual_file_mode_even_when_the_writer_makes_them_pri
     import os
     import stat
 
-    from ganforge import checkpoint as module
+    from ganforge.inference import checkpoint as module
 
     real_save = module.save_file
 
@@ -178,7 +178,7 @@ def test_export_keeps_only_the_inference_weights_and_gives_the_same_colors(saved
 
 
 def test_export_can_set_a_classification_models_temperature_and_vividness(tmp_path):
-    from ganforge.checkpoint import export_for_inference
+    from ganforge.inference.export import export_for_inference
 
     from .helpers import checkpoint
 
@@ -198,7 +198,7 @@ def test_export_can_set_a_classification_models_temperature_and_vividness(tmp_pa
 
 
 def test_export_refuses_to_replace_the_checkpoint_it_reads(saved):
-    from ganforge.checkpoint import export_for_inference
+    from ganforge.inference.export import export_for_inference
 
     before = saved[0].read_bytes()
     with pytest.raises(CheckpointError, match="onto itself would replace the training checkpoint; pass another -o"):
@@ -207,7 +207,7 @@ def test_export_refuses_to_replace_the_checkpoint_it_reads(saved):
 
 
 def test_a_half_precision_export_is_half_the_size_and_loads_as_float32(tmp_path):
-    from ganforge.checkpoint import export_for_inference
+    from ganforge.inference.export import export_for_inference
 
     from .helpers import checkpoint
 
@@ -225,7 +225,7 @@ def test_a_half_precision_export_is_half_the_size_and_loads_as_float32(tmp_path)
 
 @pytest.mark.parametrize("stored", [{"name": "${oc.env:GANFORGE_TEST_SECRET}"}, {"data": {"train": ["${oc.env:GANFORGE_TEST_SECRET}"]}}, ["not", "a", "mapping"]])
 def test_a_stored_recipe_is_data_never_resolved(saved, tmp_path, monkeypatch, stored):
-    from ganforge.checkpoint import export_for_inference
+    from ganforge.inference.export import export_for_inference
 
     monkeypatch.setenv("GANFORGE_TEST_SECRET", "s3cret-token")
     original = read_checkpoint(saved[0])

@@ -12,9 +12,9 @@ from PIL import Image
 
 import ganforge
 from ganforge.cli import main as main_cli
-from ganforge.colormath import rgb_to_lab
-from ganforge.errors import UsageError
-from ganforge.images import to_tensor
+from ganforge.core.colormath import rgb_to_lab
+from ganforge.core.errors import UsageError
+from ganforge.core.images import to_tensor
 
 from .helpers import checkpoint
 
@@ -103,7 +103,7 @@ def test_classification_confidence_is_the_probability_of_a_color_near_the_one_sh
 
 
 def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path, monkeypatch):
-    monkeypatch.setattr("ganforge.colorize.CONFIDENCE_RADIUS", 0.01)  # this small model's samples differ by hundredths
+    monkeypatch.setattr("ganforge.inference.colorizer.CONFIDENCE_RADIUS", 0.01)  # this small model's samples differ by hundredths
     colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4}))
     gray = torch.rand(1, 1, 16, 16)
     samples = colorizer.sample(gray, 3)
@@ -195,10 +195,10 @@ def test_bfloat16_inference_matches_float32_closely(unet_checkpoint):
 def test_the_load_docstring_example_runs(unet_checkpoint):
     import doctest
 
-    import ganforge.colorize
+    import ganforge.inference.colorizer
 
     finder = doctest.DocTestFinder()
-    (test,) = [t for t in finder.find(ganforge.colorize, globs={"ganforge_checkpoint": str(unet_checkpoint)}) if t.name.endswith(".load")]
+    (test,) = [t for t in finder.find(ganforge.inference.colorizer, globs={"ganforge_checkpoint": str(unet_checkpoint)}) if t.name.endswith(".load")]
     result = doctest.DocTestRunner().run(test)
     assert result.attempted == 4 and result.failed == 0
 

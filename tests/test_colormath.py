@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage import color as skcolor
 
-from ganforge.colormath import gray_of_lightness, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
+from ganforge.core.colormath import gray_of_lightness, lab_to_rgb, lightness_of_gray, rgb_to_lab, to_gray
 
 
 def rgb_cube(step: int) -> torch.Tensor:

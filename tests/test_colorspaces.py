@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganforge.colormath import rgb_to_lab
-from ganforge.errors import UsageError
-from ganforge.plugins import get_registries
+from ganforge.core.colormath import rgb_to_lab
+from ganforge.core.errors import UsageError
+from ganforge.core.plugins import get_registries
 
 
 def color_space(name: str, **kwargs):

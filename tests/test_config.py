@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.config import ComponentSpec, Recipe, load_recipe, recipe_from_dict, recipe_to_dict
-from ganforge.errors import RecipeError
+from ganforge.core.build import ComponentSpec
+from ganforge.core.config import Recipe, load_recipe, recipe_from_dict, recipe_to_dict
+from ganforge.core.errors import RecipeError
 
 
 def write(path: Path, text: str) -> Path:
@@ -172,7 +173,7 @@ def test_command_line_component_swaps_replace_and_null_removes(recipes):
     ],
 )
 def test_component_option_errors_name_the_recipe_file_once(recipes, text, message):
-    from ganforge.train import train_from_recipe_file
+    from ganforge.training.trainer import train_from_recipe_file
 
     bad = write(recipes / "bad.yaml", "extends: child.yaml\n" + text)
     with pytest.raises(RecipeError) as info:

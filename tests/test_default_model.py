@@ -12,9 +12,9 @@ from PIL import Image
 
 import ganforge
 from ganforge.cli import main
-from ganforge.colorize import DEFAULT_MODEL
-from ganforge.colormath import rgb_to_lab
-from ganforge.images import to_tensor
+from ganforge.core.colormath import rgb_to_lab
+from ganforge.core.images import to_tensor
+from ganforge.inference.colorizer import DEFAULT_MODEL
 from ganforge_plugins.builtin_data import TRUE_BW_DIR
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganforge.errors import RecipeError
+from ganforge.core.errors import RecipeError
 from ganforge_plugins.ebgan import Energy, EnergyAutoencoder, EnergyLoss, pull_away
 
 

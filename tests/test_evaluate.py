@@ -11,14 +11,15 @@ import torch
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from ganforge import hookimpl, metrics
-from ganforge.cli import main
-from ganforge.colormath import lab_to_rgb, rgb_to_lab
-from ganforge.components import EvalBatch, Metric
-from ganforge.evaluate import GRAY, MEAN_COLOR, MODEL, constant_chroma, evaluate, load_eval_images
-from ganforge.plugins import get_plugin_manager, reset_plugin_manager
-
 import ganforge
+from ganforge import hookimpl
+from ganforge.cli import main
+from ganforge.core.colormath import lab_to_rgb, rgb_to_lab
+from ganforge.core.components import EvalBatch, Metric
+from ganforge.core.plugins import get_plugin_manager, reset_plugin_manager
+from ganforge.data.crops import load_eval_images
+from ganforge.evaluation import metrics
+from ganforge.evaluation.evaluate import GRAY, MEAN_COLOR, MODEL, constant_chroma, evaluate
 
 from .helpers import checkpoint
 
@@ -202,8 +203,8 @@ def test_cli_eval_bad_input_is_one_line_and_exit_2(tmp_path, capsys, make_args, 
 
 
 def test_a_checkpoint_in_a_color_space_no_plugin_provides_is_a_one_line_error(tmp_path, capsys):
-    from ganforge.checkpoint import save_checkpoint
-    from ganforge.config import Recipe
+    from ganforge.core.config import Recipe
+    from ganforge.inference.checkpoint import save_checkpoint
 
     model = save_checkpoint(tmp_path / "hsv.safetensors", Recipe(name="hsv", color_space="hsv", generator="unet"), {"w": torch.zeros(1)})
     code = main(["eval", str(model), "--data", "builtin:true_bw", "-o", str(tmp_path / "out")])
@@ -223,7 +224,7 @@ def test_eval_can_decode_a_classification_model_at_another_temperature(tmp_path)
 
 
 def test_upscale_evaluates_images_smaller_than_the_size_instead_of_refusing_them(tmp_path):
-    from ganforge.evaluate import load_eval_images
+    from ganforge.data.crops import load_eval_images
 
     images = load_eval_images(f"imagefolder:{colored_folder(tmp_path / 'small', 2, (20, 24))}", size=32, upscale=True)
     assert images.truth is not None and images.truth.shape == (2, 3, 32, 32)
@@ -234,7 +235,8 @@ def test_a_model_evaluates_without_the_data_it_was_trained_on(tmp_path, capsys):
     import dataclasses
     import shutil
 
-    from ganforge.checkpoint import export_for_inference, read_checkpoint, save_checkpoint
+    from ganforge.inference.checkpoint import read_checkpoint, save_checkpoint
+    from ganforge.inference.export import export_for_inference
 
     train = colored_folder(tmp_path / "train", count=4, size=(64, 64))
     trained = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}))
@@ -258,7 +260,7 @@ def test_a_model_evaluates_without_the_data_it_was_trained_on(tmp_path, capsys):
 
 
 def test_grid_rows_rank_by_the_key_and_fall_back_to_numbers_without_it():
-    from ganforge.evaluate import Evaluation, grid_rows
+    from ganforge.evaluation.evaluate import Evaluation, grid_rows
 
     scored = Evaluation("x", 16, 5, "lstar", True, {}, {"auc": [0.1, 0.5, 0.3, 0.9, 0.2]}, {})
     assert grid_rows(scored) == [(3, "best\nauc 0.900"), (2, "median\nauc 0.300"), (0, "worst\nauc 0.100")]
@@ -267,11 +269,11 @@ def test_grid_rows_rank_by_the_key_and_fall_back_to_numbers_without_it():
 
 
 def test_an_unwritable_output_fails_before_the_model_is_even_loaded(tmp_path, monkeypatch):
-    from ganforge import evaluate as evaluate_module
+    from ganforge.evaluation import evaluate as evaluate_module
 
     (tmp_path / "a_file").write_text("not a folder")
     loaded = []
-    monkeypatch.setattr("ganforge.colorize.load", lambda *a, **k: loaded.append(a))
+    monkeypatch.setattr("ganforge.inference.colorizer.load", lambda *a, **k: loaded.append(a))
     with pytest.raises(OSError):
         evaluate_module.evaluate_checkpoint("default", "builtin:samples", tmp_path / "a_file" / "out")
     assert loaded == []

@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.data import ColorizationDataset, PositionSampler, collate, open_source, validation_batch
-from ganforge.errors import UsageError
-from ganforge.images import UnreadableImage, is_grayscale, open_image
-from ganforge.plugins import get_registries
+from ganforge.core.errors import UsageError
+from ganforge.core.images import UnreadableImage, is_grayscale, open_image
+from ganforge.core.plugins import get_registries
+from ganforge.data.sources import ColorizationDataset, PositionSampler, collate, open_source, validation_batch
 from ganforge_plugins.builtin_data import TRUE_BW_DIR
 
 RED = (200, 30, 30)
@@ -83,7 +83,7 @@ def test_unreadable_and_grayscale_images_are_skipped_with_a_warning_and_counted(
     source = open_source(f"imagefolder:{folder_with_bad_files(tmp_path)}", "data.train")
     assert len(source) == 5
     dataset = ColorizationDataset(source, get_registries().color_spaces.create("lab"), 32, seed=0, train=False)
-    with caplog.at_level(logging.WARNING, logger="ganforge.data"):
+    with caplog.at_level(logging.WARNING, logger="ganforge.data.sources"):
         batch = collate([dataset[i] for i in range(len(dataset))])
     assert batch["skipped"] == 2
     assert batch["gray"].shape == (3, 1, 32, 32) and batch["target"].shape == (3, 2, 32, 32)
@@ -156,7 +156,7 @@ def test_hub_dataset_offline_and_uncached_says_what_to_do(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith(
-        "ganforge.errors.UsageError: recipe key 'data.train': cannot load Hub dataset 'someone/no-such-dataset' (split 'train')"
+        "ganforge.core.errors.UsageError: recipe key 'data.train': cannot load Hub dataset 'someone/no-such-dataset' (split 'train')"
     )
     assert "HF_HUB_OFFLINE is set" in message and "imagefolder:PATH" in message
 

@@ -10,7 +10,7 @@ import torch
 from skimage import color as skcolor
 from skimage.metrics import peak_signal_noise_ratio
 
-from ganforge import metrics
+from ganforge.evaluation import metrics
 
 
 @pytest.fixture

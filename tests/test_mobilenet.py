@@ -9,12 +9,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import ganforge
-from ganforge.checkpoint import read_checkpoint
-from ganforge.config import load_recipe
-from ganforge.errors import RecipeError
-from ganforge.plugins import reset_plugin_manager
-from ganforge.train import Trainer, train_from_recipe_file
+from ganforge.core.config import load_recipe
+from ganforge.core.errors import RecipeError
+from ganforge.core.plugins import reset_plugin_manager
+from ganforge.inference.checkpoint import read_checkpoint
+from ganforge.training.trainer import Trainer, train_from_recipe_file
 from ganforge_plugins.mobilenet import MobileNetUNet, MobileNetV2Classifier
+
 
 @pytest.fixture(autouse=True)
 def _fresh_plugins():

@@ -10,8 +10,8 @@ import yaml
 
 import ganforge
 from ganforge.cli import main
-from ganforge.config import recipe_from_dict
-from ganforge.errors import UsageError
+from ganforge.core.config import recipe_from_dict
+from ganforge.core.errors import UsageError
 
 from .helpers import checkpoint
 

@@ -12,8 +12,8 @@ from torch import nn
 import ganforge
 from ganforge import hookimpl
 from ganforge.cli import main
-from ganforge.errors import CheckpointError, UsageError
-from ganforge.plugins import get_plugin_manager, reset_plugin_manager
+from ganforge.core.errors import CheckpointError, UsageError
+from ganforge.core.plugins import get_plugin_manager, reset_plugin_manager
 
 from .helpers import checkpoint
 
@@ -78,7 +78,7 @@ def test_the_classification_decoding_is_fixed_at_export_and_confidence_needs_pyt
 
 
 def test_onnx_export_from_python_refuses_a_temperature_the_graph_would_divide_by(tmp_path):
-    from ganforge.onnx_backend import export_onnx
+    from ganforge.inference.export import export_onnx
 
     model = checkpoint(tmp_path, ZHANG)
     with pytest.raises(UsageError, match="^temperature must be positive, got 0$"):

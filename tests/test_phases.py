@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from ganforge.build import build_color_space
-from ganforge.config import PhaseConfig, Recipe, TrainConfig
-from ganforge.errors import RecipeError, UsageError
-from ganforge.phases import build_adversaries, plan_phases, scale_steps
+from ganforge.core.build import build_color_space
+from ganforge.core.config import PhaseConfig, Recipe, TrainConfig
+from ganforge.core.errors import RecipeError, UsageError
+from ganforge.training.phases import build_adversaries, plan_phases, scale_steps
 
 
 def plan(phases, adversaries=None, color_space="lab", max_steps=None):

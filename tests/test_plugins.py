@@ -12,9 +12,9 @@ import torch
 
 import ganforge
 from ganforge import hookimpl
-from ganforge.checkpoint import read_checkpoint
-from ganforge.errors import PluginLoadError
-from ganforge.plugins import PluginManager, get_registries
+from ganforge.core.errors import PluginLoadError
+from ganforge.core.plugins import PluginManager, get_registries
+from ganforge.inference.checkpoint import read_checkpoint
 
 from .conftest import write_distribution
 
@@ -192,9 +192,9 @@ def test_the_example_plugin_installs_lists_and_trains_in_a_recipe(tmp_path):
 
 
 def test_a_checkpoint_that_needs_a_missing_plugin_says_which_component(tmp_path, tiny_plugin):
-    from ganforge.checkpoint import save_checkpoint
-    from ganforge.config import Recipe
-    from ganforge.errors import RecipeError
+    from ganforge.core.config import Recipe
+    from ganforge.core.errors import RecipeError
+    from ganforge.inference.checkpoint import save_checkpoint
 
     path = save_checkpoint(tmp_path / "m.safetensors", Recipe(generator={"name": "not_installed_anywhere_cnn"}), {"w": torch.zeros(1)})
     with pytest.raises(RecipeError, match=r"recipe key 'generator': unknown generator 'not_installed_anywhere_cnn'"):

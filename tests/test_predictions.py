@@ -10,12 +10,13 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.colorize import load
-from ganforge.data import center_crop
-from ganforge.errors import UsageError
-from ganforge.evaluate import MODEL, evaluate, load_eval_images, score_prediction
-from ganforge.images import to_tensor
-from ganforge.predictions import load_predictions
+from ganforge.core.errors import UsageError
+from ganforge.core.images import to_tensor
+from ganforge.data.crops import load_eval_images
+from ganforge.data.sources import center_crop
+from ganforge.evaluation.evaluate import MODEL, evaluate, score_prediction
+from ganforge.evaluation.predictions import load_predictions
+from ganforge.inference.colorizer import load
 
 from .helpers import checkpoint
 

@@ -13,13 +13,13 @@ import torch
 from safetensors.torch import save_file
 
 from ganforge.cli import main
-from ganforge.colormath import gray_with_chroma
-from ganforge.components import EvalBatch
-from ganforge.errors import RecipeError, UsageError
-from ganforge.evaluate import parse_metric_options, select_metrics
-from ganforge.metrics import colorfulness, neutral_cast
-from ganforge_plugins.mobilenet import MobileNetV2Classifier
+from ganforge.core.colormath import gray_with_chroma
+from ganforge.core.components import EvalBatch
+from ganforge.core.errors import RecipeError, UsageError
+from ganforge.evaluation.evaluate import parse_metric_options, select_metrics
+from ganforge.evaluation.metrics import colorfulness, neutral_cast
 from ganforge_plugins.metrics import ColorfulnessDelta
+from ganforge_plugins.mobilenet import MobileNetV2Classifier
 from ganforge_plugins.semantic import FrechetDistanceMobileNet, SemanticAgreement, frechet_distance
 
 from .helpers import checkpoint

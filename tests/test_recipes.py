@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import ganforge
-from ganforge.config import load_recipe
-from ganforge.train import train_from_recipe_file
+from ganforge.core.config import load_recipe
+from ganforge.training.trainer import train_from_recipe_file
 
 ROOT = Path(__file__).resolve().parents[1] / "recipes"
 RECIPES = sorted(p for p in ROOT.glob("**/*.yaml") if p.name != "base.yaml" and p.parent.name != "shared")

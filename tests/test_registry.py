@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ganforge.errors import DuplicateComponentError, UnknownComponentError
-from ganforge.registry import Origin, Registry, registering_from
+from ganforge.core.errors import DuplicateComponentError, UnknownComponentError
+from ganforge.core.registry import Origin, Registry, registering_from
 
 
 def unet():

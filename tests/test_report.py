@@ -8,12 +8,12 @@ import re
 
 import pytest
 
-from ganforge.choices import GRAY_CONVERSIONS
-from ganforge.browser import find_browser, rendered_dom, screenshot
-from ganforge.compare import CompareOptions, compare
-from ganforge.evaluate import metric_directions
-from ganforge.report import Table
-from ganforge.tracking import read_metrics
+from ganforge.core.choices import GRAY_CONVERSIONS
+from ganforge.evaluation.browser import find_browser, rendered_dom, screenshot
+from ganforge.evaluation.compare import CompareOptions, compare
+from ganforge.evaluation.evaluate import metric_directions
+from ganforge.evaluation.report import Table
+from ganforge.training.tracking import read_metrics
 
 from .conftest import TINY_RECIPE
 
@@ -101,7 +101,7 @@ def test_a_bad_decoding_is_refused_in_one_line_before_anything_runs(tmp_path, ca
 
 
 def test_decoding_text_is_split_from_the_model_unless_the_whole_names_a_path(tmp_path):
-    from ganforge.compare import split_decoding
+    from ganforge.evaluation.compare import split_decoding
 
     assert split_decoding("default@vividness=0.5, temperature=0.3") == ("default", {"vividness": 0.5, "temperature": 0.3})
     assert split_decoding("runs/a@b/model.safetensors") == ("runs/a@b/model.safetensors", {})
@@ -156,7 +156,7 @@ def test_a_report_moved_without_its_pictures_says_which_are_missing(report, tmp_
 def test_grid_labels_are_wrapped_to_their_column(label):
     from PIL import Image, ImageDraw
 
-    from ganforge.plots import _wrap
+    from ganforge.training.plots import _wrap
 
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     lines = _wrap(draw, label, 62)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganforge.errors import UsageError
-from ganforge.plugins import reset_plugin_manager
-from ganforge.resume import EMA_STATE, LEGACY_EMA_STATE
-from ganforge.train import train_from_recipe_file
+from ganforge.core.errors import UsageError
+from ganforge.core.plugins import reset_plugin_manager
+from ganforge.training.resume import EMA_STATE, LEGACY_EMA_STATE
+from ganforge.training.trainer import train_from_recipe_file
 
 
 @pytest.fixture(autouse=True)

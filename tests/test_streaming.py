@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.colormath import rgb_to_lab
-from ganforge.data import hub_stream, stream_head, training_loader
-from ganforge.errors import UsageError
-from ganforge.plugins import get_registries
-from ganforge.train import train_from_recipe_file
+from ganforge.core.colormath import rgb_to_lab
+from ganforge.core.errors import UsageError
+from ganforge.core.plugins import get_registries
+from ganforge.data.sources import hub_stream, stream_head, training_loader
+from ganforge.training.trainer import train_from_recipe_file
 
 from .conftest import TINY_RECIPE
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge import metrics
-from ganforge.clips import SAMPLES, Clip, load_photo, moving_object, pan, sample_clip, zoom
-from ganforge.errors import UsageError
-from ganforge.temporal import ChromaSmoother, MotionCompensatedSmoother, make_smoother
+from ganforge.core.errors import UsageError
+from ganforge.evaluation import metrics
+from ganforge.video.clips import SAMPLES, Clip, load_photo, moving_object, pan, sample_clip, zoom
+from ganforge.video.temporal import ChromaSmoother, MotionCompensatedSmoother, make_smoother
 
 cv2 = pytest.importorskip("cv2", reason="motion compensation needs the 'video' extra (OpenCV)")
 
-from ganforge.flow import FlowEstimator, Warp, reliable  # noqa: E402
+from ganforge.video.flow import FlowEstimator, Warp, reliable  # noqa: E402
 
 
 def texture(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
@@ -124,7 +124,7 @@ def test_warp_error_is_zero_for_colors_that_move_with_the_picture_and_grows_with
 
 def noisy_chroma(clip: Clip, size: float, seed: int = 0) -> torch.Tensor:
     """The clip's Cb/Cr with a random per-frame hue turn and per-pixel noise: a per-frame colorizer's flicker."""
-    from ganforge.video import rgb_to_cbcr
+    from ganforge.video.pipeline import rgb_to_cbcr
 
     generator = torch.Generator().manual_seed(seed)
     vector = rgb_to_cbcr(clip.frames) - 128

@@ -17,12 +17,12 @@ from safetensors.torch import save_file
 
 import ganforge
 from ganforge import hookimpl
-from ganforge.components import GeneratorLoss
-from ganforge.config import load_recipe
-from ganforge.errors import RecipeError, UsageError
-from ganforge.plugins import get_plugin_manager, reset_plugin_manager
-from ganforge.tracking import read_metrics
-from ganforge.train import Trainer, TrainingDiverged, format_duration, train_from_recipe_file
+from ganforge.core.components import GeneratorLoss
+from ganforge.core.config import load_recipe
+from ganforge.core.errors import RecipeError, UsageError
+from ganforge.core.plugins import get_plugin_manager, reset_plugin_manager
+from ganforge.training.tracking import read_metrics
+from ganforge.training.trainer import Trainer, TrainingDiverged, format_duration, train_from_recipe_file
 
 from .conftest import write_distribution
 
@@ -220,7 +220,7 @@ def test_gradient_accumulation_and_bf16_mixed_precision_train(tiny_recipe, tmp_p
 def test_a_loss_logged_once_is_still_drawn(tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
-    from ganforge.plots import plot_loss_curves
+    from ganforge.training.plots import plot_loss_curves
 
     records = [{"step": s, "loss/l1": 1.0 / s} for s in range(1, 6)] + [{"step": 6, "loss/final_only": 0.5}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -238,8 +238,8 @@ def test_a_loss_logged_once_is_still_drawn(tmp_path, monkeypatch):
 
 def test_non_finite_weights_are_never_saved_and_never_loaded(tiny_recipe, tmp_path):
     """Finite losses can hide a broken model (e.g. infinite batch-norm statistics after a huge learning rate)."""
-    from ganforge.checkpoint import save_checkpoint
-    from ganforge.errors import CheckpointError
+    from ganforge.core.errors import CheckpointError
+    from ganforge.inference.checkpoint import save_checkpoint
 
     trainer = Trainer(load_recipe(tiny_recipe))
     trainer.step = 2
@@ -267,7 +267,7 @@ def test_non_finite_weights_are_never_saved_and_never_loaded(tiny_recipe, tmp_pa
 
 def test_resume_rewrites_a_model_file_older_than_the_last_state_and_clears_temporaries(tiny_recipe, tmp_path):
     """A kill between the final state's rename and the model file's leaves a stale model; resume mends it."""
-    from ganforge.checkpoint import read_checkpoint, save_checkpoint
+    from ganforge.inference.checkpoint import read_checkpoint, save_checkpoint
 
     train_from_recipe_file(tiny_recipe)
     run = tmp_path / "run"

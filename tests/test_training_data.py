@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.choices import GRAY_CONVERSIONS
-from ganforge.colormath import to_gray
-from ganforge.config import GrayAugmentConfig, load_recipe
-from ganforge.data import ColorizationDataset, MixedSource, open_source
-from ganforge.degrade import check_gray_augment, simulate_black_and_white
-from ganforge.errors import RecipeError, UsageError
-from ganforge.plugins import get_registries
-from ganforge.train import Trainer
+from ganforge.core.choices import GRAY_CONVERSIONS
+from ganforge.core.colormath import to_gray
+from ganforge.core.config import GrayAugmentConfig, load_recipe
+from ganforge.core.errors import RecipeError, UsageError
+from ganforge.core.plugins import get_registries
+from ganforge.data.degrade import check_gray_augment, simulate_black_and_white
+from ganforge.data.sources import ColorizationDataset, MixedSource, open_source
+from ganforge.training.trainer import Trainer
 
 
 def lab():

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from ganforge.browser import find_browser, rendered_dom
 from ganforge.cli import main
-from ganforge.errors import UsageError
-from ganforge.turing import KEY_FILE, PAGE_FILE, score_answers, wilson_interval, write_test
+from ganforge.core.errors import UsageError
+from ganforge.evaluation.browser import find_browser, rendered_dom
+from ganforge.evaluation.turing import KEY_FILE, PAGE_FILE, score_answers, wilson_interval, write_test
 
 from .helpers import checkpoint
 from .test_predictions import copies, originals

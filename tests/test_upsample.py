@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
-from ganforge.upsample import guided_upsample, upsample_chroma
+from ganforge.inference.upsample import guided_upsample, upsample_chroma
 
 from .helpers import checkpoint
 

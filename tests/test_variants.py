@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganforge.components import GeneratorContext, Prediction
-from ganforge.config import load_recipe
-from ganforge.errors import RecipeError
-from ganforge.plugins import get_registries
-from ganforge.train import Trainer
+from ganforge.core.components import GeneratorContext, Prediction
+from ganforge.core.config import load_recipe
+from ganforge.core.errors import RecipeError
+from ganforge.core.plugins import get_registries
+from ganforge.training.trainer import Trainer
 from ganforge_plugins.diversity import ModeSeekingLoss
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge import metrics
-from ganforge.temporal import ChromaSmoother
-from ganforge.video import rgb_to_cbcr
+from ganforge.evaluation import metrics
+from ganforge.video.pipeline import rgb_to_cbcr
+from ganforge.video.temporal import ChromaSmoother
 
 av = pytest.importorskip("av", reason="video needs the 'video' extra (PyAV)")
 
@@ -131,8 +131,8 @@ def open_with_demux(monkeypatch, name: str, change) -> None:
 def test_corrupt_packets_are_skipped_and_counted(tmp_path, monkeypatch):
     """A packet whose decoding fails is skipped; the rest of the video is still colorized."""
     import ganforge
-    import ganforge.video
-    from ganforge.video import VideoOptions, colorize_video
+    import ganforge.video.pipeline
+    from ganforge.video.pipeline import VideoOptions, colorize_video
 
     make_video(tmp_path / "clip.mp4", audio=False)
     real_open = av.open
@@ -180,7 +180,7 @@ def test_a_file_that_ends_early_without_an_error_is_counted_as_damaged(tmp_path,
 def test_an_odd_sized_video_keeps_its_size_and_gets_colors(tmp_path):
     """4:2:0 needs even sides; a 101x57 clip is colorized in 4:4:4 at its own size instead of refused."""
     import ganforge
-    from ganforge.video import VideoOptions, colorize_video
+    from ganforge.video.pipeline import VideoOptions, colorize_video
 
     make_video(tmp_path / "odd.mp4", frames=6, size=(101, 57), audio=False, pixels="yuv444p")  # 4:2:0 cannot hold it
     colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}))
@@ -217,7 +217,7 @@ def test_a_variable_frame_rate_keeps_every_frame_at_its_time_and_is_not_called_d
 
 def flickering_clip(path: Path, frames: int = 10, size: tuple[int, int] = (96, 64)):
     """A pan over a sample photo whose colors turn by a random hue angle every frame, written to ``path``."""
-    from ganforge.clips import SAMPLES, hue_flicker, load_photo, pan, write_video
+    from ganforge.video.clips import SAMPLES, hue_flicker, load_photo, pan, write_video
 
     clip = pan(load_photo(SAMPLES / "astronaut.jpg"), size, frames, (3.0, 1.0))
     write_video(path, hue_flicker(clip.frames, 23.0), crf=4)
@@ -231,7 +231,7 @@ def planes(path: Path) -> np.ndarray:
 
 def test_deflicker_steadies_moving_colors_and_keeps_the_luma(tmp_path):
     from ganforge.cli import main
-    from ganforge.clips import read_video
+    from ganforge.video.clips import read_video
 
     clip = flickering_clip(tmp_path / "flicker.mp4")
     assert main(["deflicker", str(tmp_path / "flicker.mp4"), "-o", str(tmp_path / "steady.mp4")]) == 0
@@ -248,7 +248,7 @@ def test_deflicker_steadies_moving_colors_and_keeps_the_luma(tmp_path):
 
 
 def test_deflicker_copies_audio_and_handles_odd_sizes_and_corrupt_packets(tmp_path, monkeypatch):
-    from ganforge.video import VideoOptions, deflicker_video
+    from ganforge.video.pipeline import VideoOptions, deflicker_video
 
     make_video(tmp_path / "clip.mp4")
     report = deflicker_video(tmp_path / "clip.mp4", tmp_path / "out.mp4", VideoOptions())

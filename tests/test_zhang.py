@@ -8,16 +8,16 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.colormath import rgb_to_lab
-from ganforge.components import GeneratorContext, Prediction
-from ganforge.errors import RecipeError
-from ganforge.plugins import get_registries
+from ganforge.core.colormath import rgb_to_lab
+from ganforge.core.components import GeneratorContext, Prediction
+from ganforge.core.errors import RecipeError
+from ganforge.core.plugins import get_registries
 from ganforge_plugins.zhang import (
+    ECCV16,
     REBALANCE_DIR,
     VIVIDNESS_REFERENCE,
     ABBins,
     ColorClassifier,
-    ECCV16,
     ZhangClassificationLoss,
     empirical_prior,
     in_gamut_bins,

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ganforge import hookimpl
-from ganforge.components import GeneratorContext, GeneratorLoss
+from ganforge.core.components import GeneratorContext, GeneratorLoss
 
 
 class DilatedCNN(nn.Module):

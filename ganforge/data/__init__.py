@@ -1,0 +1,1 @@
+"""The photographs a recipe names: sources, mixtures, training pairs, evaluation crops, gray degradation."""

@@ -44,7 +44,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         cwd = Path(folder)
         reference = seconds([sys.executable, "-c", "import torch"], args.runs, cwd)
-        rows = [(name, seconds([sys.executable, "-m", "ganforge", *argv], args.runs, cwd)) for name, argv in COMMANDS.items()]
+        rows = [
+            (name, seconds([sys.executable, "-m", "ganforge", *argv], args.runs, cwd))
+            for name, argv in COMMANDS.items()
+        ]
     print(f"| command | seconds (median of {args.runs}) | vs. importing torch ({reference:.2f} s) | target < 1 s |")
     print("|---|---:|---:|---|")
     for name, value in rows:

@@ -35,7 +35,9 @@ BINS = 10
 FIT_TEMPERATURES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5)
 
 
-def reliability(colorizer: ganforge.Colorizer, truth: torch.Tensor, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def reliability(
+    colorizer: ganforge.Colorizer, truth: torch.Tensor, batch_size: int = 16
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per confidence decile: mean claimed confidence, share of pixels within the radius, pixel count."""
     claimed, hits, counts = torch.zeros(BINS), torch.zeros(BINS), torch.zeros(BINS)
     conversion = colorizer.gray_conversion
@@ -70,11 +72,17 @@ def diagram(claimed: torch.Tensor, actual: torch.Tensor, counts: torch.Tensor, s
             continue
         shade = int(220 - 180 * float(share[i] / share.max()))
         top = margin + side * (1 - float(actual[i]))
-        draw.rectangle([margin + i * width + 2, top, margin + (i + 1) * width - 2, margin + side], fill=(shade, shade, 255))
+        draw.rectangle(
+            [margin + i * width + 2, top, margin + (i + 1) * width - 2, margin + side], fill=(shade, shade, 255)
+        )
     draw.line([margin, margin + side, margin + side, margin], fill=(200, 0, 0), width=2)
     draw.rectangle([margin, margin, margin + side, margin + side], outline="black")
     draw.text((margin, margin + side + 8), "claimed confidence (deciles) ->", fill="black")
-    draw.text((4, 8), f"share of pixels within {CONFIDENCE_RADIUS:g} ab units of the true color (red: perfect calibration)", fill="black")
+    draw.text(
+        (4, 8),
+        f"share of pixels within {CONFIDENCE_RADIUS:g} ab units of the true color (red: perfect calibration)",
+        fill="black",
+    )
     return image
 
 
@@ -85,7 +93,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--size", type=int, default=128, help="center crops of this size, colorized at it")
     parser.add_argument("--out", type=Path, default=Path("docs/confidence_calibration.png"))
-    parser.add_argument("--fit", action="store_true", help="find the confidence temperature with the lowest calibration error")
+    parser.add_argument(
+        "--fit", action="store_true", help="find the confidence temperature with the lowest calibration error"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     colorizer = ganforge.load(args.checkpoint)
@@ -101,10 +111,14 @@ def main() -> None:
     print(f"{args.checkpoint} on {args.data}: {len(images)} photos, {int(counts.sum())} pixels\n")
     print("| confidence | mean claimed | share within radius | pixels |\n|---|---:|---:|---:|")
     for i in range(BINS):
-        print(f"| {i / BINS:.1f}-{(i + 1) / BINS:.1f} | {claimed[i]:.3f} | {actual[i]:.3f} | {counts[i] / counts.sum():.1%} |")
+        print(
+            f"| {i / BINS:.1f}-{(i + 1) / BINS:.1f} | {claimed[i]:.3f} | {actual[i]:.3f} | {counts[i] / counts.sum():.1%} |"
+        )
     overall = float((actual * counts).sum() / counts.sum())
     error = calibration_error(claimed, actual, counts)
-    print(f"\nexpected calibration error {error:.3f}; pixels within {CONFIDENCE_RADIUS:g} ab units overall: {overall:.1%}")
+    print(
+        f"\nexpected calibration error {error:.3f}; pixels within {CONFIDENCE_RADIUS:g} ab units overall: {overall:.1%}"
+    )
     if args.fit:
         best = colorizer.generator.confidence_temperature
         print(f"to ship it: ganforge export MODEL -o OUT --confidence-temperature {best:g}")

@@ -65,7 +65,9 @@ def fps(model: torch.nn.Module, batch: int, seconds: float) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def calls_per_second(colorizer: Colorizer, photo: np.ndarray, seconds: float, size: int | tuple[int, ...] = 256) -> float:
+def calls_per_second(
+    colorizer: Colorizer, photo: np.ndarray, seconds: float, size: int | tuple[int, ...] = 256
+) -> float:
     colorizer(photo, size=size)
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -93,7 +95,11 @@ def gflops(model: torch.nn.Module) -> float:
         kernel = module.weight[0].numel()  # in/groups x kh x kw
         total += 2 * kernel * output.numel()
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    hooks = [
+        m.register_forward_hook(count)
+        for m in model.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+    ]
     with torch.inference_mode():
         model(torch.rand(1, 1, 256, 256))
     for hook in hooks:
@@ -153,7 +159,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
     parser.add_argument("--onnx-only", action="store_true", help="only section 4: PyTorch against ONNX Runtime")
-    parser.add_argument("--sizes-only", action="store_true", help="only the default model at one working size against several")
+    parser.add_argument(
+        "--sizes-only", action="store_true", help="only the default model at one working size against several"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.sizes_only:
@@ -162,7 +170,11 @@ def main() -> None:
     if args.onnx_only:
         recipe = load_recipe(REPO / "recipes" / "realtime.yaml")
         with tempfile.TemporaryDirectory() as tmp:
-            checkpoint = save_checkpoint(Path(tmp) / "realtime.safetensors", recipe, build_generator(recipe, build_color_space(recipe)).state_dict())
+            checkpoint = save_checkpoint(
+                Path(tmp) / "realtime.safetensors",
+                recipe,
+                build_generator(recipe, build_color_space(recipe)).state_dict(),
+            )
             onnx_comparison(checkpoint, Path(tmp), args.seconds)
         return
 
@@ -189,12 +201,16 @@ def main() -> None:
     print(f"{'model':<28} {'GFLOPs/frame':>12} {'fps batch 1':>12} {'fps batch 8':>12} {'ratio (b1)':>11}")
     for name, flops, one, eight in rows:
         print(f"{name:<28} {flops:12.2f} {one:12.1f} {eight:12.1f} {one / rows[1][2]:11.2f}x")
-    print(f"realtime target: >= 30 fps at batch 1 and >= 10x eccv16; eccv16 at {rows[1][1] * rows[1][2]:.0f} GFLOP/s achieved")
+    print(
+        f"realtime target: >= 30 fps at batch 1 and >= 10x eccv16; eccv16 at {rows[1][1] * rows[1][2]:.0f} GFLOP/s achieved"
+    )
     photo = (np.random.default_rng(0).random((256, 256)) * 255).astype(np.uint8)
     whole = {name: calls_per_second(colorizer, photo, args.seconds) for name, colorizer in
              (("previous default", previous), ("default", shipped))}  # fmt: skip
-    print(f"whole Colorizer call on a 256x256 photo, working size 256: previous default {whole['previous default']:.1f} fps, "
-          f"default {whole['default']:.1f} fps ({whole['default'] / whole['previous default']:.2f}x; target >= 10 fps)")
+    print(
+        f"whole Colorizer call on a 256x256 photo, working size 256: previous default {whole['previous default']:.1f} fps, "
+        f"default {whole['default']:.1f} fps ({whole['default'] / whole['previous default']:.2f}x; target >= 10 fps)"
+    )
     several_sizes(shipped, args.seconds)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -213,7 +229,9 @@ def main() -> None:
         note = next(line for line in result.stdout.splitlines() if "frames at" in line)
         print(f"video 854x480 @ 30 fps, {frames} frames, --realtime: {frames / wall / 30:.2f}x real time end to end "
               f"including process start ({note.split(': ', 1)[1]}; target >= 1.0x)")  # fmt: skip
-        peak = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(checkpoint)], capture_output=True, text=True, check=True)
+        peak = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, str(checkpoint)], capture_output=True, text=True, check=True
+        )
         print(f"24 MP photo (6000x4000): peak RSS {float(peak.stdout.strip()):.2f} GiB (target < 2 GiB)")
         onnx_comparison(checkpoint, Path(tmp), args.seconds)
 

@@ -39,7 +39,9 @@ def seconds_per_step(trainer: Trainer, steps: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("recipes", nargs="*", type=Path, help="recipes to time (default: every trainable one in recipes/)")
+    parser.add_argument(
+        "recipes", nargs="*", type=Path, help="recipes to time (default: every trainable one in recipes/)"
+    )
     parser.add_argument("--steps", type=int, default=3, help="timed steps per phase (default 3)")
     args = parser.parse_args()
     paths = args.recipes or sorted(p for p in RECIPES.glob("*.yaml") if p.name != "base.yaml")

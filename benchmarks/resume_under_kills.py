@@ -68,7 +68,16 @@ TOTAL_STEPS = 24
 
 
 def train(out_dir: Path, overrides: list[str], env: dict[str, str], *, resume: bool = False) -> int:
-    command = [sys.executable, "-m", "ganforge", "train", str(QUICKSTART), *SMALL, *overrides, f"train.out_dir={out_dir}"]
+    command = [
+        sys.executable,
+        "-m",
+        "ganforge",
+        "train",
+        str(QUICKSTART),
+        *SMALL,
+        *overrides,
+        f"train.out_dir={out_dir}",
+    ]
     command += ["--resume"] if resume else []
     return subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1", **env},
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode  # fmt: skip
@@ -105,7 +114,10 @@ def main() -> None:
             worst = 0.0
             for index in range(args.runs):
                 run = root / f"{variant}-{index}"
-                kill = {"KILL_AT_STEP": str(rng.randint(1, TOTAL_STEPS - 1)), "KILL_DELAY": f"{rng.uniform(0, 0.06):.3f}"}
+                kill = {
+                    "KILL_AT_STEP": str(rng.randint(1, TOTAL_STEPS - 1)),
+                    "KILL_DELAY": f"{rng.uniform(0, 0.06):.3f}",
+                }
                 killed += train(run, VARIANTS[variant], {**plugins, **kill}) == -signal.SIGKILL
                 if train(run, VARIANTS[variant], plugins, resume=True) != 0:
                     worst = float("inf")

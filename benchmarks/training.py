@@ -128,7 +128,9 @@ def main() -> None:
             minutes = (time.perf_counter() - start) / 60
         peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
         print(f"{'quickstart end to end (min)':<44} {minutes:12.2f} {minutes / 5:10.2f}   of the 5 min target")
-        print(f"{'quickstart peak RSS, largest process (GiB)':<44} {peak_gib:12.2f} {peak_gib / 3:10.2f}   of the 3 GiB target")
+        print(
+            f"{'quickstart peak RSS, largest process (GiB)':<44} {peak_gib:12.2f} {peak_gib / 3:10.2f}   of the 3 GiB target"
+        )
 
 
 if __name__ == "__main__":

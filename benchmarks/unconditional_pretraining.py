@@ -73,7 +73,11 @@ def main() -> None:
     parser.add_argument("--data", default="shapes", choices=["shapes", "samples"])
     args = parser.parse_args()
     lab = get_registries().color_spaces.create("lab")
-    held_out = get_registries().sources.create("shapes", count=32, seed=1) if args.data == "shapes" else get_registries().sources.create("samples")
+    held_out = (
+        get_registries().sources.create("shapes", count=32, seed=1)
+        if args.data == "shapes"
+        else get_registries().sources.create("samples")
+    )
     validation = validation_batch(held_out, lab, size=64, count=32)
     plain = run(0, args.steps, args.every, args.data, validation)
     pretrained = run(args.pretrain, args.steps, args.every, args.data, validation)
@@ -82,7 +86,9 @@ def main() -> None:
     def steps_to(curve: dict[int, float]) -> int | None:
         return next((s for s, value in sorted(curve.items()) if value <= target), None)
 
-    print(f"data: builtin:{args.data}; validation L1 of a,b on 32 held-out images; target = final L1 of the plain run ({target:.4f})")
+    print(
+        f"data: builtin:{args.data}; validation L1 of a,b on 32 held-out images; target = final L1 of the plain run ({target:.4f})"
+    )
     print(f"{'colorization step':>18} {'plain':>10} {'pretrained':>11}")
     for step in sorted(plain):
         print(f"{step:18d} {plain[step]:10.4f} {pretrained.get(step, float('nan')):11.4f}")

@@ -46,8 +46,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?", default="default")
     parser.add_argument("--data", default="imagefolder:../shared/data/kodak24")
-    parser.add_argument("--size", type=int, default=None, help="working resolution (default: the model's training size)")
-    parser.add_argument("--radius", type=int, default=GUIDED_RADIUS, help=f"guided filter radius (default {GUIDED_RADIUS})")
+    parser.add_argument(
+        "--size", type=int, default=None, help="working resolution (default: the model's training size)"
+    )
+    parser.add_argument(
+        "--radius", type=int, default=GUIDED_RADIUS, help=f"guided filter radius (default {GUIDED_RADIUS})"
+    )
     parser.add_argument("--eps", type=float, default=GUIDED_EPS, help=f"guided filter eps (default {GUIDED_EPS})")
     parser.add_argument("-o", "--output", default="upsampling.png", help="where the crop comparison goes")
     args = parser.parse_args()
@@ -56,7 +60,9 @@ def main() -> None:
     colorizer = ganforge.load(args.checkpoint)
     source = open_source(args.data, "--data")
     own_gray = colorizer.gray_conversion
-    scores: dict[str, dict[str, list[float]]] = {way: {"auc": [], "psnr": [], "edge ab error": []} for way in UPSAMPLING}
+    scores: dict[str, dict[str, list[float]]] = {
+        way: {"auc": [], "psnr": [], "edge ab error": []} for way in UPSAMPLING
+    }
     crops: dict[str, list[torch.Tensor]] = {"gray input": [], **{way: [] for way in UPSAMPLING}, "original": []}
     for index in tqdm(range(len(source)), desc="photos", unit="photo"):
         truth = to_tensor(source.load(index).convert("RGB"))[None]
@@ -71,11 +77,15 @@ def main() -> None:
             if index < 4:
                 crops[way].append(F.interpolate(rgb[..., :192, :192], size=(384, 384), mode="nearest")[0])
         if index < 4:
-            crops["gray input"].append(F.interpolate(gray[..., :192, :192], size=(384, 384), mode="nearest")[0].expand(3, -1, -1))
+            crops["gray input"].append(
+                F.interpolate(gray[..., :192, :192], size=(384, 384), mode="nearest")[0].expand(3, -1, -1)
+            )
             crops["original"].append(F.interpolate(truth[..., :192, :192], size=(384, 384), mode="nearest")[0])
 
     means = {way: {k: sum(v) / len(v) for k, v in s.items()} for way, s in scores.items()}
-    print(f"{args.data}: {len(source)} photos at full resolution, chroma predicted at {args.size or colorizer.recipe.data.size} px")
+    print(
+        f"{args.data}: {len(source)} photos at full resolution, chroma predicted at {args.size or colorizer.recipe.data.size} px"
+    )
     print(f"{'upsampling':<10} {'AuC':>8} {'PSNR':>8} {'edge ab error':>14}")
     for way, values in means.items():
         print(f"{way:<10} {values['auc']:8.4f} {values['psnr']:8.2f} {values['edge ab error']:14.2f}")

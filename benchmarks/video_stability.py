@@ -102,7 +102,9 @@ def speed(tmp: Path, seconds: float) -> None:
     clip = pan(big, (854, 480), frames, (3.0, 1.0))
     source = tmp / "speed.mp4"
     write_video(source, clip.frames, gray=True)
-    print(f"\n854x480 @ 30 fps, {frames} frames, colorize --realtime (random-weight realtime U-Net), decode + colorize + encode:")
+    print(
+        f"\n854x480 @ 30 fps, {frames} frames, colorize --realtime (random-weight realtime U-Net), decode + colorize + encode:"
+    )
     for label, options in (("per-frame", VideoOptions(realtime=True, smoothing=0.0)),
                            ("still-pixel 0.7", VideoOptions(realtime=True, smoothing=0.7, stabilize="still")),
                            (f"motion-compensated {VideoOptions.smoothing}", VideoOptions(realtime=True))):  # fmt: skip
@@ -130,11 +132,19 @@ def speed(tmp: Path, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=Path, default=KODAK if KODAK.is_dir() else SAMPLES, help="color photos the clips are made from")
+    parser.add_argument(
+        "--photos", type=Path, default=KODAK if KODAK.is_dir() else SAMPLES, help="color photos the clips are made from"
+    )
     parser.add_argument("--clips", type=int, default=6, help="clips made from --photos (two photos each)")
     parser.add_argument("--frames", type=int, default=16, help="frames per shot")
     parser.add_argument("--hue", type=float, default=20.0, help="deflicker: largest random hue turn per frame, degrees")
-    parser.add_argument("--weights", type=float, nargs="+", default=[VideoOptions.smoothing], help="motion-compensated smoothing weights to measure")
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        default=[VideoOptions.smoothing],
+        help="motion-compensated smoothing weights to measure",
+    )
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the speed clip")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-only", action="store_true", help="only section 3")
@@ -148,7 +158,10 @@ def main() -> None:
     clips = [photo_clip(load_photo(paths[2 * i % len(paths)]), load_photo(paths[(2 * i + 1) % len(paths)]), args.frames)
              for i in range(args.clips)]  # fmt: skip
     clips.append(sample_clip(SIZE, args.frames))
-    methods = {"per-frame": VideoOptions(smoothing=0.0), "still-pixel 0.7 (before)": VideoOptions(smoothing=0.7, stabilize="still")}
+    methods = {
+        "per-frame": VideoOptions(smoothing=0.0),
+        "still-pixel 0.7 (before)": VideoOptions(smoothing=0.7, stabilize="still"),
+    }
     methods.update({f"motion-compensated {w}": VideoOptions(smoothing=w) for w in args.weights})
     methods["motion-compensated, --realtime"] = VideoOptions(realtime=True)  # its cheaper flow and encoder preset
     colorizer = ganforge.load("default")
@@ -182,7 +195,12 @@ def main() -> None:
             own["per-frame, then deflicker"].append(scores(read_video(tmp / "own.mp4"), clip))
             print(f"clip {index + 1}/{len(clips)} done", flush=True)
         table = {name: mean_scores(rows) for name, rows in results.items()}
-        print_table("colorize (trained default model), mean over clips", table, "per-frame", ("moving", "still", "all", "colorfulness", "auc"))
+        print_table(
+            "colorize (trained default model), mean over clips",
+            table,
+            "per-frame",
+            ("moving", "still", "all", "colorfulness", "auc"),
+        )
         base = table["per-frame"]
         for name, row in table.items():
             if name.startswith("motion"):

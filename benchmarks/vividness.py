@@ -40,7 +40,9 @@ STRIP_PHOTOS = 3  # per data source
 STRIP_SIZE = 160  # px: the strip is for looking, not measuring
 
 
-def settings(colorizer: ganforge.Colorizer, vividness: list[float], temperatures: list[float]) -> list[tuple[float, float]]:
+def settings(
+    colorizer: ganforge.Colorizer, vividness: list[float], temperatures: list[float]
+) -> list[tuple[float, float]]:
     """(temperature, vividness) pairs: the vividness values at the model's temperature, then the temperatures at 0."""
     own = float(colorizer.generator.temperature)
     pairs = [(own, v) for v in vividness] + [(t, 0.0) for t in temperatures]
@@ -48,7 +50,11 @@ def settings(colorizer: ganforge.Colorizer, vividness: list[float], temperatures
 
 
 def sweep(
-    colorizer: ganforge.Colorizer, images: EvalImages, pairs: list[tuple[float, float]], metrics: list[str], options: dict
+    colorizer: ganforge.Colorizer,
+    images: EvalImages,
+    pairs: list[tuple[float, float]],
+    metrics: list[str],
+    options: dict,
 ) -> tuple[dict[str, dict[str, float]], dict[tuple[float, float], dict[str, float]]]:
     """The baselines' metrics, and the model's for each (temperature, vividness)."""
     baselines, rows = {}, {}
@@ -60,13 +66,21 @@ def sweep(
         if index == 0:
             baselines = {row: evaluation.table[row] for row in (GRAY, MEAN_COLOR) if row in evaluation.table}
         rows[(temperature, vividness)] = evaluation.table[MODEL]
-        print(f"  T {temperature:g}, vividness {vividness:g}: " + ", ".join(f"{m} {evaluation.table[MODEL][m]:.3f}" for m in metrics), flush=True)
+        print(
+            f"  T {temperature:g}, vividness {vividness:g}: "
+            + ", ".join(f"{m} {evaluation.table[MODEL][m]:.3f}" for m in metrics),
+            flush=True,
+        )
     return baselines, rows
 
 
-def table(baselines: dict[str, dict[str, float]], rows: dict[tuple[float, float], dict[str, float]], metrics: list[str]) -> str:
+def table(
+    baselines: dict[str, dict[str, float]], rows: dict[tuple[float, float], dict[str, float]], metrics: list[str]
+) -> str:
     """The markdown table ``ganforge eval`` prints, one row per decoding."""
-    labelled = {f"T {temperature:g}, vividness {vividness:g}": values for (temperature, vividness), values in rows.items()}
+    labelled = {
+        f"T {temperature:g}, vividness {vividness:g}": values for (temperature, vividness), values in rows.items()
+    }
     return Table({**baselines, **labelled}, baselines=tuple(baselines), **metric_directions(metrics)).markdown()
 
 
@@ -84,9 +98,17 @@ def plot(results: dict[str, tuple[dict, dict]], own_temperature: float, out: Pat
             ("temperature (vividness 0)", lambda t, v: v == 0.0, 0, "s"),
         ):
             points = sorted(((k, r) for k, r in rows.items() if keep(*k)), key=lambda item: item[0][key])
-            axis.plot([r["colorfulness_ratio"] for _, r in points], [r["psnr"] for _, r in points], marker=marker, label=label)
+            axis.plot(
+                [r["colorfulness_ratio"] for _, r in points], [r["psnr"] for _, r in points], marker=marker, label=label
+            )
             for setting, r in points:
-                axis.annotate(f"{setting[key]:g}", (r["colorfulness_ratio"], r["psnr"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                axis.annotate(
+                    f"{setting[key]:g}",
+                    (r["colorfulness_ratio"], r["psnr"]),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
         for name, style in ((GRAY, ":"), (MEAN_COLOR, "--")):
             if name in baselines:
                 axis.axhline(baselines[name]["psnr"], color="gray", linestyle=style, label=f"{name} PSNR")
@@ -115,11 +137,19 @@ def strip(colorizer: ganforge.Colorizer, sources: list[EvalImages], vividness: l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?", default="default")
-    parser.add_argument("--data", nargs="+", default=DATA, metavar="SOURCE", help="held-out color photographs (default: the three evaluation sets)")
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        default=DATA,
+        metavar="SOURCE",
+        help="held-out color photographs (default: the three evaluation sets)",
+    )
     parser.add_argument("--images", type=int, default=300, help="at most this many per source")
     parser.add_argument("--vividness", type=float, nargs="+", default=[-0.5, 0.0, 0.25, 0.5, 0.75])
     parser.add_argument("--temperature", type=float, nargs="+", default=[0.2, 0.3, 1.0], help="tried at vividness 0")
-    parser.add_argument("--semantic", metavar="WEIGHTS", help="also score ImageNet top-1 agreement with this MobileNetV2 weights file")
+    parser.add_argument(
+        "--semantic", metavar="WEIGHTS", help="also score ImageNet top-1 agreement with this MobileNetV2 weights file"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/vividness.png"))
     parser.add_argument("--strip", type=Path, default=Path("docs/vividness_strip.jpg"))
     args = parser.parse_args()

@@ -33,9 +33,22 @@ def sizes(text: str) -> tuple[int, ...]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?", default="default")
-    parser.add_argument("--data", nargs="+", default=DATA, metavar="SOURCE", help="held-out color photographs (default: the three evaluation sets)")
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        default=DATA,
+        metavar="SOURCE",
+        help="held-out color photographs (default: the three evaluation sets)",
+    )
     parser.add_argument("--images", type=int, default=300, help="at most this many per source")
-    parser.add_argument("--sizes", type=sizes, nargs="+", default=[(128, 160), (128, 192)], metavar="PX,PX", help="sets of working sizes to average")
+    parser.add_argument(
+        "--sizes",
+        type=sizes,
+        nargs="+",
+        default=[(128, 160), (128, 192)],
+        metavar="PX,PX",
+        help="sets of working sizes to average",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     colorizer = ganforge.load(args.checkpoint)
@@ -45,14 +58,22 @@ def main() -> None:
         gray = images.gray(colorizer.gray_conversion)
         rows = {}
         for size in [own, *args.sizes]:
-            prediction = torch.cat([colorizer(gray[start : start + 16], size=size) for start in range(0, len(gray), 16)])
+            prediction = torch.cat(
+                [colorizer(gray[start : start + 16], size=size) for start in range(0, len(gray), 16)]
+            )
             label = f"--size {size}" if isinstance(size, int) else "--size " + ",".join(map(str, size))
             rows[label] = score_prediction(images, prediction, metrics=METRICS, baselines=False).table[MODEL]
         single = rows[f"--size {own}"]
         for label, values in list(rows.items())[1:]:
             rows[f"change, {label}"] = {name: values[name] - single[name] for name in METRICS}
         print(f"\n{source}: {len(images)} photos, 256 px center crops\n")
-        print(Table(rows, baselines=tuple(label for label in rows if label.startswith("change")), **metric_directions(METRICS)).markdown())
+        print(
+            Table(
+                rows,
+                baselines=tuple(label for label in rows if label.startswith("change")),
+                **metric_directions(METRICS),
+            ).markdown()
+        )
 
 
 if __name__ == "__main__":

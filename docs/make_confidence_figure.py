@@ -21,7 +21,12 @@ from ganforge.data.sources import center_crop
 from ganforge.training.plots import sample_grid, save_image
 from ganforge_plugins.builtin_data import SAMPLES_DIR, TRUE_BW_DIR
 
-PICTURES = [TRUE_BW_DIR / "camera.png", TRUE_BW_DIR / "coins.png", SAMPLES_DIR / "coffee.jpg", SAMPLES_DIR / "rocket.jpg"]
+PICTURES = [
+    TRUE_BW_DIR / "camera.png",
+    TRUE_BW_DIR / "coins.png",
+    SAMPLES_DIR / "coffee.jpg",
+    SAMPLES_DIR / "rocket.jpg",
+]
 
 
 def square(path: Path, side: int = 192) -> torch.Tensor:

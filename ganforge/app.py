@@ -45,12 +45,16 @@ def check_port(host: str, port: int) -> int:
     IPv6 addresses are refused: Gradio writes its URLs as ``host:port``, which an IPv6 address breaks.
     """
     if ":" in host:
-        raise UsageError(f"--host '{host}' is an IPv6 address, and the app serves on IPv4 only; pass 127.0.0.1, or 0.0.0.0 for every interface")
+        raise UsageError(
+            f"--host '{host}' is an IPv6 address, and the app serves on IPv4 only; pass 127.0.0.1, or 0.0.0.0 for every interface"
+        )
     with socket.socket(socket.AF_INET) as probe:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pass another --port, or --port 0 for any free one") from None
+            raise UsageError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); pass another --port, or --port 0 for any free one"
+            ) from None
         return probe.getsockname()[1]
 
 
@@ -60,7 +64,9 @@ class ColorizeApp:
     def __init__(self, colorizer: Colorizer, out_dir: Path | None = None) -> None:
         self.colorizer = colorizer
         self.out_dir = out_dir or Path(tempfile.mkdtemp(prefix="ganforge-app-"))
-        self.has_decoding = colorizer.backend == "torch" and hasattr(colorizer.generator, "temperature")  # a classification model
+        self.has_decoding = colorizer.backend == "torch" and hasattr(
+            colorizer.generator, "temperature"
+        )  # a classification model
         self.has_confidence = colorizer.has_confidence
 
     def colorize(
@@ -143,29 +149,73 @@ def build_app(colorizer: Colorizer, title: str = "ganforge") -> Any:
             with gr.Row():
                 with gr.Column(scale=1):
                     files = gr.File(label="Photos", file_count="multiple", file_types=["image"])
-                    vividness_slider = gr.Slider(*VIVIDNESS_RANGE, value=vividness, step=0.05, label="Vividness (higher: bolder, rarer colors, more often wrong)", visible=app.has_decoding)
-                    temperature_slider = gr.Slider(0.05, 1.0, value=temperature, step=0.01, label="Temperature (lower: commit to the likeliest color; higher: blend the candidates)", visible=app.has_decoding)
-                    desaturate = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Fade colors toward gray where confidence is below", visible=app.has_confidence)
-                    samples = gr.Slider(1, 8, value=1, step=1, label="Diverse colorizations per photo", visible=bool(colorizer.noise_dim))
-                    size = gr.Slider(64, 1024, value=colorizer.recipe.data.size, step=16, label="Working size (short side, px)")
+                    vividness_slider = gr.Slider(
+                        *VIVIDNESS_RANGE,
+                        value=vividness,
+                        step=0.05,
+                        label="Vividness (higher: bolder, rarer colors, more often wrong)",
+                        visible=app.has_decoding,
+                    )
+                    temperature_slider = gr.Slider(
+                        0.05,
+                        1.0,
+                        value=temperature,
+                        step=0.01,
+                        label="Temperature (lower: commit to the likeliest color; higher: blend the candidates)",
+                        visible=app.has_decoding,
+                    )
+                    desaturate = gr.Slider(
+                        0.0,
+                        1.0,
+                        value=0.0,
+                        step=0.05,
+                        label="Fade colors toward gray where confidence is below",
+                        visible=app.has_confidence,
+                    )
+                    samples = gr.Slider(
+                        1,
+                        8,
+                        value=1,
+                        step=1,
+                        label="Diverse colorizations per photo",
+                        visible=bool(colorizer.noise_dim),
+                    )
+                    size = gr.Slider(
+                        64, 1024, value=colorizer.recipe.data.size, step=16, label="Working size (short side, px)"
+                    )
                     run = gr.Button("Colorize", variant="primary")
-                    gr.Examples([[[examples.describe(i)]] for i in range(len(examples))], inputs=[files], label="Or try a bundled photo")
+                    gr.Examples(
+                        [[[examples.describe(i)]] for i in range(len(examples))],
+                        inputs=[files],
+                        label="Or try a bundled photo",
+                    )
                 with gr.Column(scale=2):
                     gallery = gr.Gallery(label="Input, colorized, confidence", columns=3, height="auto")
                     downloads = gr.File(label="Full-resolution results", file_count="multiple")
                     status = gr.Markdown()
-            run.click(app.colorize, [files, temperature_slider, vividness_slider, desaturate, samples, size], [gallery, downloads, status], api_name="colorize")
+            run.click(
+                app.colorize,
+                [files, temperature_slider, vividness_slider, desaturate, samples, size],
+                [gallery, downloads, status],
+                api_name="colorize",
+            )
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
                     clip = gr.Video(label="A short clip", sources=["upload"])
-                    smoothing = gr.Slider(0.0, 0.95, value=VideoOptions.smoothing, step=0.01, label="Temporal smoothing of colors")
-                    video_size = gr.Slider(64, 512, value=colorizer.recipe.data.size, step=16, label="Working size (short side, px)")
+                    smoothing = gr.Slider(
+                        0.0, 0.95, value=VideoOptions.smoothing, step=0.01, label="Temporal smoothing of colors"
+                    )
+                    video_size = gr.Slider(
+                        64, 512, value=colorizer.recipe.data.size, step=16, label="Working size (short side, px)"
+                    )
                     run_video = gr.Button("Colorize video", variant="primary")
                 with gr.Column():
                     colorized = gr.Video(label="Colorized")
                     video_status = gr.Markdown()
-            run_video.click(app.colorize_video, [clip, smoothing, video_size], [colorized, video_status], api_name="colorize_video")
+            run_video.click(
+                app.colorize_video, [clip, smoothing, video_size], [colorized, video_status], api_name="colorize_video"
+            )
     return page
 
 

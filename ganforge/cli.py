@@ -76,8 +76,11 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         upsample=args.upsample,
         overwrite=args.overwrite,
         video=VideoOptions(
-            batch_size=args.batch_size, size=None if isinstance(args.size, tuple) else args.size,  # several: refused for videos
-            realtime=args.realtime, smoothing=args.smoothing, stabilize=args.stabilize,
+            batch_size=args.batch_size,
+            size=None if isinstance(args.size, tuple) else args.size,  # several: refused for videos
+            realtime=args.realtime,
+            smoothing=args.smoothing,
+            stabilize=args.stabilize,
         ),
     )
     jobs = plan([Path(p) for p in inputs], Path(args.output), options)  # bad inputs are refused before the model loads
@@ -133,7 +136,12 @@ def _add_threads_option(parser: argparse.ArgumentParser) -> None:
 def _add_decoding_options(parser: argparse.ArgumentParser, default: bool = False) -> None:
     """--temperature and --vividness: how a classification model decodes (with ``default``: the one it ships with)."""
     which = "the default " if default else ""
-    parser.add_argument("--temperature", type=DECODING_TYPES["temperature"], metavar="T", help=f"{which}annealed-mean temperature (classification models)")
+    parser.add_argument(
+        "--temperature",
+        type=DECODING_TYPES["temperature"],
+        metavar="T",
+        help=f"{which}annealed-mean temperature (classification models)",
+    )
     parser.add_argument(
         "--vividness", type=DECODING_TYPES["vividness"], metavar="V",
         help=f"{which + 'vividness: ' if default else ''}lean toward rare, saturated colors: 0 decodes as trained, "
@@ -151,10 +159,26 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _add_evaluation_options(parser: argparse.ArgumentParser, size: int, images: int | None = None) -> None:
-    parser.add_argument("--size", type=at_least(16), default=size, metavar="PX", help=f"evaluate on PX x PX center crops (default {size})")
-    parser.add_argument("--images", type=at_least(1), default=images, metavar="N", help=f"at most N images per source (default {images or 'all'})")
-    parser.add_argument("--upscale", action="store_true", help="enlarge images smaller than --size instead of refusing them")
-    parser.add_argument("--metrics", nargs="+", metavar="NAME", help="only these metrics (see 'ganforge plugins --kind metric')")
+    parser.add_argument(
+        "--size",
+        type=at_least(16),
+        default=size,
+        metavar="PX",
+        help=f"evaluate on PX x PX center crops (default {size})",
+    )
+    parser.add_argument(
+        "--images",
+        type=at_least(1),
+        default=images,
+        metavar="N",
+        help=f"at most N images per source (default {images or 'all'})",
+    )
+    parser.add_argument(
+        "--upscale", action="store_true", help="enlarge images smaller than --size instead of refusing them"
+    )
+    parser.add_argument(
+        "--metrics", nargs="+", metavar="NAME", help="only these metrics (see 'ganforge plugins --kind metric')"
+    )
     parser.add_argument(
         "--metric-option", action="append", metavar="METRIC.OPTION=VALUE", dest="metric_options",
         help="an option of one metric, e.g. semantic_agreement.weights=mobilenet_v2_imagenet.safetensors (repeatable)",
@@ -187,9 +211,14 @@ def _add_stabilize_options(parser: argparse.ArgumentParser) -> None:
         help="video: blend each pixel with the previous frame's chroma where it moved to (optical flow; default), "
         "or only where the picture is still",
     )  # fmt: skip
-    parser.add_argument("--smoothing", type=between(0, 1, high_open=True), default=SMOOTHING, metavar="W",
-                        help="video: weight of the previous frame's chroma where the match holds; "
-                        f"reset at scene cuts (0 = every frame on its own, default {SMOOTHING})")
+    parser.add_argument(
+        "--smoothing",
+        type=between(0, 1, high_open=True),
+        default=SMOOTHING,
+        metavar="W",
+        help="video: weight of the previous frame's chroma where the match holds; "
+        f"reset at scene cuts (0 = every frame on its own, default {SMOOTHING})",
+    )
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -201,28 +230,50 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ganforge.inference.export import export_for_inference
 
     if Path(args.checkpoint).is_file() and not args.checkpoint.endswith(".safetensors"):
-        raise UsageError(f"'{args.checkpoint}' is not a .safetensors checkpoint; export takes one (e.g. runs/NAME/model.safetensors)")
+        raise UsageError(
+            f"'{args.checkpoint}' is not a .safetensors checkpoint; export takes one (e.g. runs/NAME/model.safetensors)"
+        )
     check_new_output(Path(args.output), args.overwrite)
     if (args.format or ("onnx" if args.output.endswith(".onnx") else "safetensors")) == "onnx":
         from ganforge.inference.export import export_onnx
 
         if args.half or args.confidence_temperature is not None or args.metrics_from:
             raise UsageError("--half, --confidence-temperature and --metrics-from apply to --format safetensors")
-        out = export_onnx(args.checkpoint, args.output, temperature=args.temperature, vividness=args.vividness, static_size=args.static_size)
-        print(f"{PROG}: wrote {out} ({out.stat().st_size / 2**20:.1f} MiB; run it with ganforge colorize {out} ... or ganforge.load('{out}'))")
+        out = export_onnx(
+            args.checkpoint,
+            args.output,
+            temperature=args.temperature,
+            vividness=args.vividness,
+            static_size=args.static_size,
+        )
+        print(
+            f"{PROG}: wrote {out} ({out.stat().st_size / 2**20:.1f} MiB; run it with ganforge colorize {out} ... or ganforge.load('{out}'))"
+        )
         return 0
     if args.static_size:
         raise UsageError("--static-size applies to --format onnx")
-    results = evaluation_results(args.metrics_from) if args.metrics_from else None  # a bad file fails before anything is written
+    results = (
+        evaluation_results(args.metrics_from) if args.metrics_from else None
+    )  # a bad file fails before anything is written
     out = export_for_inference(
-        args.checkpoint, args.output, args.temperature, half=args.half, confidence_temperature=args.confidence_temperature,
+        args.checkpoint,
+        args.output,
+        args.temperature,
+        half=args.half,
+        confidence_temperature=args.confidence_temperature,
         vividness=args.vividness,
     )
     before, after = Path(args.checkpoint).stat().st_size, out.stat().st_size
     print(f"{PROG}: wrote {out} ({after / 2**20:.1f} MiB, from {before / 2**20:.1f} MiB)")
     if not args.no_card:
-        card = write_model_card(read_checkpoint(out), args.license, results, Path(args.metrics_from).name if args.metrics_from else "")
-        print(f"{PROG}: wrote {card} (model card)" if card else f"{PROG}: kept {out.parent / 'README.md'}, which is not a ganforge model card")
+        card = write_model_card(
+            read_checkpoint(out), args.license, results, Path(args.metrics_from).name if args.metrics_from else ""
+        )
+        print(
+            f"{PROG}: wrote {card} (model card)"
+            if card
+            else f"{PROG}: kept {out.parent / 'README.md'}, which is not a ganforge model card"
+        )
     return 0
 
 
@@ -238,7 +289,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
     from ganforge.evaluation.report import Table
 
-    common = dict(size=args.size, count=args.images, metrics=args.metrics, metric_options=parse_metric_options(args.metric_options), upscale=args.upscale)
+    common = dict(
+        size=args.size,
+        count=args.images,
+        metrics=args.metrics,
+        metric_options=parse_metric_options(args.metric_options),
+        upscale=args.upscale,
+    )
     if args.predictions:
         from ganforge.evaluation.predictions import evaluate_predictions
 
@@ -249,14 +306,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if not args.data:
             raise UsageError("--predictions needs --data SOURCE: the color originals the predictions colorize")
         evaluation = evaluate_predictions(
-            args.predictions, args.data, Path(args.output), gray_conversion=args.gray or "lstar", overwrite=args.overwrite, **common
+            args.predictions,
+            args.data,
+            Path(args.output),
+            gray_conversion=args.gray or "lstar",
+            overwrite=args.overwrite,
+            **common,
         )
     else:
         evaluation = evaluate_checkpoint(
             args.checkpoint or "default", args.data, Path(args.output), gray_conversion=args.gray, samples=args.samples,
             temperature=args.temperature, vividness=args.vividness, overwrite=args.overwrite, **common,
         )  # fmt: skip
-    print(f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}")
+    print(
+        f"{evaluation.source}: {evaluation.images} images, {evaluation.size} px, inputs made gray with {evaluation.gray_conversion}"
+    )
     print(Table(evaluation.table, baselines=(GRAY, MEAN_COLOR), **metric_directions(args.metrics)).markdown())
     for note in evaluation.notes:
         print(f"{PROG}: note: {note}")
@@ -288,18 +352,31 @@ def _cmd_turing(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if args.score:
         if args.inputs or args.data:
-            raise UsageError("--score reads answers files: give it without models or --data (-o: the folder the test page is in)")
+            raise UsageError(
+                "--score reads answers files: give it without models or --data (-o: the folder the test page is in)"
+            )
         print(scores_table(score_answers(out, [Path(p) for p in args.score])))
-        print(f"{PROG}: fooling rate: the share of pairs where the colorization was picked as real (50 % = indistinguishable)")
+        print(
+            f"{PROG}: fooling rate: the share of pairs where the colorization was picked as real (50 % = indistinguishable)"
+        )
         print(f"{PROG}: wrote {out / SCORES_FILE}")
         return 0
     if not args.data:
         raise UsageError("the test needs --data SOURCE: the color photos to show beside their colorizations")
     page = write_test(
-        args.inputs, args.data, out, size=args.size, count=args.images, seconds=args.seconds, seed=args.seed, upscale=args.upscale,
+        args.inputs,
+        args.data,
+        out,
+        size=args.size,
+        count=args.images,
+        seconds=args.seconds,
+        seed=args.seed,
+        upscale=args.upscale,
         overwrite=args.overwrite,
     )
-    print(f"{PROG}: wrote {page}: send it to participants; score their downloaded answers with: ganforge turing --score FILES... -o {out}")
+    print(
+        f"{PROG}: wrote {page}: send it to participants; score their downloaded answers with: ganforge turing --score FILES... -o {out}"
+    )
     return 0
 
 
@@ -329,7 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a recipe (the default for a .yaml argument)")
     train.add_argument("recipe", help="recipe YAML file, e.g. recipes/quickstart.yaml")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. data.size=64")
-    train.add_argument("--max-steps", type=at_least(1), metavar="N", help="cap total steps, shortening every phase in proportion")
+    train.add_argument(
+        "--max-steps", type=at_least(1), metavar="N", help="cap total steps, shortening every phase in proportion"
+    )
     train.add_argument("--resume", action="store_true", help="continue from the run directory's last saved state")
     _add_threads_option(train)
     train.set_defaults(run=_cmd_train)
@@ -344,17 +423,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     command_plugin_manager().hook.ganforge_add_commands(subparsers=sub)
     colorize = sub.add_parser(
-        "colorize", help="colorize image files, folders and videos (with the default model unless a checkpoint is named)",
+        "colorize",
+        help="colorize image files, folders and videos (with the default model unless a checkpoint is named)",
         usage="%(prog)s [-h] [CHECKPOINT] INPUT [INPUT ...] -o OUTPUT [options]",
     )
-    colorize.add_argument("inputs", nargs="+", metavar="[CHECKPOINT] INPUT",
-                          help="optionally first a checkpoint (a .safetensors or .onnx file, a Hub repo id, or 'default'), "
-                          "then image or video files, or folders (walked recursively)")
+    colorize.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[CHECKPOINT] INPUT",
+        help="optionally first a checkpoint (a .safetensors or .onnx file, a Hub repo id, or 'default'), "
+        "then image or video files, or folders (walked recursively)",
+    )
     colorize.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     _add_threads_option(colorize)
-    colorize.add_argument("--samples", type=at_least(0), default=0, metavar="N", help="write N diverse colorizations (noise models)")
+    colorize.add_argument(
+        "--samples", type=at_least(0), default=0, metavar="N", help="write N diverse colorizations (noise models)"
+    )
     colorize.add_argument("--confidence", action="store_true", help="also write NAME_confidence.png (white = sure)")
-    colorize.add_argument("--desaturate-below", type=between(0, 1, low_open=True), metavar="C", help="fade colors toward gray where confidence < C")
+    colorize.add_argument(
+        "--desaturate-below",
+        type=between(0, 1, low_open=True),
+        metavar="C",
+        help="fade colors toward gray where confidence < C",
+    )
     _add_decoding_options(colorize)
     colorize.add_argument(
         "--upsample", choices=UPSAMPLING, default="guided",
@@ -366,8 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         "predicted at each (pictures only: a little more accurate, one pass of the network per size)",
     )  # fmt: skip
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
-    colorize.add_argument("--batch-size", type=at_least(1), default=8, metavar="N", help="video frames per batch (default 8)")
-    colorize.add_argument("--realtime", action="store_true", help="video: bound the working resolution to keep up with playback")
+    colorize.add_argument(
+        "--batch-size", type=at_least(1), default=8, metavar="N", help="video frames per batch (default 8)"
+    )
+    colorize.add_argument(
+        "--realtime", action="store_true", help="video: bound the working resolution to keep up with playback"
+    )
     colorize.add_argument(
         "--backend", choices=("torch", "onnxruntime"),
         help="run the generator on PyTorch or ONNX Runtime (default: by the checkpoint's suffix, .onnx = onnxruntime)",
@@ -381,81 +476,205 @@ def build_parser() -> argparse.ArgumentParser:
     deflicker.add_argument("video", metavar="COLOR_VIDEO", help="a colorized video (.mp4 .mkv .mov .avi .webm .m4v)")
     deflicker.add_argument("-o", "--output", required=True, help="the video file to write")
     deflicker.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
-    deflicker.add_argument("--batch-size", type=at_least(1), default=8, metavar="N", help="frames decoded per batch (default 8)")
+    deflicker.add_argument(
+        "--batch-size", type=at_least(1), default=8, metavar="N", help="frames decoded per batch (default 8)"
+    )
     _add_stabilize_options(deflicker)
     _add_threads_option(deflicker)
     deflicker.set_defaults(run=_cmd_deflicker)
 
-    export = sub.add_parser("export", help="write a checkpoint with only the inference weights (EMA when present) and its model card, to ship")
+    export = sub.add_parser(
+        "export",
+        help="write a checkpoint with only the inference weights (EMA when present) and its model card, to ship",
+    )
     export.add_argument("checkpoint", help="a ganforge .safetensors checkpoint, e.g. runs/default/model.safetensors")
-    export.add_argument("-o", "--output", required=True, help="the file to write: .safetensors, or .onnx (then --format onnx is implied)")
+    export.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the file to write: .safetensors, or .onnx (then --format onnx is implied)",
+    )
     _add_decoding_options(export, default=True)
-    export.add_argument("--confidence-temperature", type=positive, metavar="T",
-                        help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)")
-    export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)")
-    export.add_argument("--license", default="apache-2.0", metavar="ID", help="the weights' licence in the model card, a Hub licence id (default apache-2.0)")
-    export.add_argument("--metrics-from", metavar="METRICS_JSON", help="put this ganforge eval/compare metrics.json into the model card")
-    export.add_argument("--no-card", action="store_true", help="do not write README.md (the model card) beside the weights")
+    export.add_argument(
+        "--confidence-temperature",
+        type=positive,
+        metavar="T",
+        help="classification models: the confidence calibration (benchmarks/confidence_calibration.py --fit finds it)",
+    )
+    export.add_argument(
+        "--half", action="store_true", help="store the weights as float16 (half the size; loading casts them back)"
+    )
+    export.add_argument(
+        "--license",
+        default="apache-2.0",
+        metavar="ID",
+        help="the weights' licence in the model card, a Hub licence id (default apache-2.0)",
+    )
+    export.add_argument(
+        "--metrics-from", metavar="METRICS_JSON", help="put this ganforge eval/compare metrics.json into the model card"
+    )
+    export.add_argument(
+        "--no-card", action="store_true", help="do not write README.md (the model card) beside the weights"
+    )
     export.add_argument("--overwrite", action="store_true", help="replace -o if it exists")
-    export.add_argument("--format", choices=("safetensors", "onnx"), help="safetensors, or onnx: the generator alone, for ONNX Runtime (default: by the -o suffix)")
-    export.add_argument("--static-size", type=at_least(16), metavar="PX", help="--format onnx: fix the input at 1 x 1 x PX x PX (default: dynamic batch and size)")
+    export.add_argument(
+        "--format",
+        choices=("safetensors", "onnx"),
+        help="safetensors, or onnx: the generator alone, for ONNX Runtime (default: by the -o suffix)",
+    )
+    export.add_argument(
+        "--static-size",
+        type=at_least(16),
+        metavar="PX",
+        help="--format onnx: fix the input at 1 x 1 x PX x PX (default: dynamic batch and size)",
+    )
     export.set_defaults(run=_cmd_export)
 
     evaluate = sub.add_parser(
-        "eval", help="score a checkpoint, or a folder of any tool's colorizations, on a data source beside the gray and mean-color baselines"
+        "eval",
+        help="score a checkpoint, or a folder of any tool's colorizations, on a data source beside the gray and mean-color baselines",
     )
-    evaluate.add_argument("checkpoint", nargs="?", help="a .safetensors or .onnx checkpoint, a folder holding model.safetensors, or a Hub repo id (default: the shipped model)")
+    evaluate.add_argument(
+        "checkpoint",
+        nargs="?",
+        help="a .safetensors or .onnx checkpoint, a folder holding model.safetensors, or a Hub repo id (default: the shipped model)",
+    )
     evaluate.add_argument(
         "--predictions", metavar="DIR",
         help="score the colorizations in DIR (made by any tool) instead of a checkpoint; matched to --data's originals by relative path",
     )  # fmt: skip
-    evaluate.add_argument("--data", metavar="SOURCE", help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the model's validation data when it is on this machine, else the bundled builtin:samples)")
-    evaluate.add_argument("-o", "--output", default="evaluation", metavar="DIR", help="where metrics.json and grid.png go (default ./evaluation)")
+    evaluate.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="imagefolder:DIR, hub:NAME or builtin:NAME (default: the model's validation data when it is on this machine, else the bundled builtin:samples)",
+    )
+    evaluate.add_argument(
+        "-o",
+        "--output",
+        default="evaluation",
+        metavar="DIR",
+        help="where metrics.json and grid.png go (default ./evaluation)",
+    )
     evaluate.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in -o")
     _add_evaluation_options(evaluate, size=256)
     _add_threads_option(evaluate)
-    evaluate.add_argument("--gray", choices=GRAY_CONVERSIONS, help="make the inputs gray this way (default: the model's own; lstar for --predictions)")
-    evaluate.add_argument("--samples", type=at_least(1), default=8, metavar="N", help="noise samples per image for diversity (default 8)")
+    evaluate.add_argument(
+        "--gray",
+        choices=GRAY_CONVERSIONS,
+        help="make the inputs gray this way (default: the model's own; lstar for --predictions)",
+    )
+    evaluate.add_argument(
+        "--samples", type=at_least(1), default=8, metavar="N", help="noise samples per image for diversity (default 8)"
+    )
     _add_decoding_options(evaluate)
     evaluate.set_defaults(run=_cmd_eval)
 
-    compare = sub.add_parser("compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html")
+    compare = sub.add_parser(
+        "compare", help="train recipes alike (or take checkpoints), evaluate them on the same images, write report.html"
+    )
     compare.add_argument(
         "inputs", nargs="+", metavar="RECIPE_CHECKPOINT_OR_FOLDER",
         help="recipe .yaml files, .safetensors or .onnx checkpoints ('default': the shipped model) and/or folders of colorizations made by any tool (matched to the originals by relative path); "
         "MODEL@vividness=V,temperature=T evaluates a classification model decoded that way, so 'default default@vividness=0.5' compares two decodings",
     )  # fmt: skip
-    compare.add_argument("--steps", type=at_least(1), metavar="N", help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)")
-    compare.add_argument("--data", metavar="SOURCE", help="train every recipe on this data source (evaluation uses --eval, else the first model's data.val)")
-    compare.add_argument("--eval", nargs="+", metavar="SOURCE", dest="eval_sources", help="evaluation sources, e.g. imagefolder:val/ builtin:true_bw")
+    compare.add_argument(
+        "--steps",
+        type=at_least(1),
+        metavar="N",
+        help="train every recipe for exactly N steps (its phases stretched or shrunk in proportion)",
+    )
+    compare.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="train every recipe on this data source (evaluation uses --eval, else the first model's data.val)",
+    )
+    compare.add_argument(
+        "--eval",
+        nargs="+",
+        metavar="SOURCE",
+        dest="eval_sources",
+        help="evaluation sources, e.g. imagefolder:val/ builtin:true_bw",
+    )
     compare.add_argument("--seed", type=int, default=0, help="the seed every recipe trains with (default 0)")
-    compare.add_argument("-o", "--output", default="comparison", metavar="DIR", help="report folder; its runs/ make a rerun resume (default ./comparison)")
-    compare.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides", help="overrides for every recipe, e.g. data.num_workers=0")
+    compare.add_argument(
+        "-o",
+        "--output",
+        default="comparison",
+        metavar="DIR",
+        help="report folder; its runs/ make a rerun resume (default ./comparison)",
+    )
+    compare.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="overrides for every recipe, e.g. data.num_workers=0",
+    )
     _add_evaluation_options(compare, size=128, images=32)
     _add_threads_option(compare)
     compare.set_defaults(run=_cmd_compare)
 
-    app = sub.add_parser("app", help="a local web page to colorize photos and clips with a model (needs the app extra: Gradio)")
-    app.add_argument("checkpoint", nargs="?", default="default", help="a .safetensors or .onnx checkpoint, a folder or a Hub id (default: the shipped model)")
-    app.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
+    app = sub.add_parser(
+        "app", help="a local web page to colorize photos and clips with a model (needs the app extra: Gradio)"
+    )
+    app.add_argument(
+        "checkpoint",
+        nargs="?",
+        default="default",
+        help="a .safetensors or .onnx checkpoint, a folder or a Hub id (default: the shipped model)",
+    )
+    app.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)"
+    )
     app.add_argument("--port", type=at_least(0, 65535), default=7860, help="the port (default 7860; 0: any free one)")
     _add_threads_option(app)
     app.set_defaults(run=_cmd_app)
 
-    turing = sub.add_parser("turing", help="a page on which people judge real versus colorized photos (Zhang et al.'s test), and its scoring")
+    turing = sub.add_parser(
+        "turing",
+        help="a page on which people judge real versus colorized photos (Zhang et al.'s test), and its scoring",
+    )
     turing.add_argument(
         "inputs", nargs="*", metavar="CHECKPOINT_OR_FOLDER",
         help="checkpoints ('default', .safetensors, Hub ids) and/or folders of any tool's colorizations of --data",
     )  # fmt: skip
-    turing.add_argument("--data", metavar="SOURCE", help="the color photos: shown as the real ones, made gray for the models")
-    turing.add_argument("-o", "--output", default="turing", metavar="DIR", help="where turing.html and key.json go, and --score reads the key (default ./turing)")
-    turing.add_argument("--score", nargs="+", metavar="ANSWERS", help="score these answers files downloaded from the page: fooling rate per model")
+    turing.add_argument(
+        "--data", metavar="SOURCE", help="the color photos: shown as the real ones, made gray for the models"
+    )
+    turing.add_argument(
+        "-o",
+        "--output",
+        default="turing",
+        metavar="DIR",
+        help="where turing.html and key.json go, and --score reads the key (default ./turing)",
+    )
+    turing.add_argument(
+        "--score",
+        nargs="+",
+        metavar="ANSWERS",
+        help="score these answers files downloaded from the page: fooling rate per model",
+    )
     turing.add_argument("--images", type=at_least(1), default=40, metavar="N", help="photos per model (default 40)")
-    turing.add_argument("--size", type=at_least(16), default=256, metavar="PX", help="show PX x PX center crops (default 256)")
-    turing.add_argument("--seconds", type=positive, default=1.0, metavar="S", help="how long each pair is shown (default 1, as in Zhang et al.)")
+    turing.add_argument(
+        "--size", type=at_least(16), default=256, metavar="PX", help="show PX x PX center crops (default 256)"
+    )
+    turing.add_argument(
+        "--seconds",
+        type=positive,
+        default=1.0,
+        metavar="S",
+        help="how long each pair is shown (default 1, as in Zhang et al.)",
+    )
     turing.add_argument("--seed", type=int, default=0, help="the order of the pairs and sides (default 0)")
-    turing.add_argument("--upscale", action="store_true", help="enlarge photos smaller than --size instead of refusing them")
-    turing.add_argument("--overwrite", action="store_true", help="replace an earlier test in -o (its answers can then no longer be scored)")
+    turing.add_argument(
+        "--upscale", action="store_true", help="enlarge photos smaller than --size instead of refusing them"
+    )
+    turing.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier test in -o (its answers can then no longer be scored)",
+    )
     _add_threads_option(turing)
     turing.set_defaults(run=_cmd_turing)
     return parser

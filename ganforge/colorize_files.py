@@ -65,7 +65,9 @@ class ColorizeReport:
 def plan_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs; folders keep their relative layout under ``output``."""
     check_inputs(inputs)
-    single_file = len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES)
+    single_file = (
+        len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in (*_KEEP_SUFFIXES, *VIDEO_SUFFIXES)
+    )
     if single_file:
         _check_outputs([(inputs[0], output)])
         return [(inputs[0], output)]
@@ -138,7 +140,9 @@ def plan(inputs: list[Path], output: Path, options: ColorizeOptions) -> list[tup
     if not jobs:
         raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
     if len(working_sizes(options.size)) > 1 and any(source.suffix.lower() in VIDEO_SUFFIXES for source, _ in jobs):
-        raise UsageError("a video is colorized at one working size: pass one --size, or colorize the videos apart from the pictures")
+        raise UsageError(
+            "a video is colorized at one working size: pass one --size, or colorize the videos apart from the pictures"
+        )
     return jobs
 
 
@@ -161,7 +165,9 @@ def colorize_files(
     return report
 
 
-def _colorize_one(colorizer: Colorizer, source: Path, target: Path, options: ColorizeOptions, report: ColorizeReport) -> None:
+def _colorize_one(
+    colorizer: Colorizer, source: Path, target: Path, options: ColorizeOptions, report: ColorizeReport
+) -> None:
     """One picture or video of the job list; what happened goes into ``report``."""
     if target.exists() and not options.overwrite:
         report.skipped_existing += 1
@@ -186,7 +192,9 @@ def _colorize_one(colorizer: Colorizer, source: Path, target: Path, options: Col
         report.refused.append(str(source))
 
 
-def _write_picture(colorizer: Colorizer, image: Image.Image, target: Path, options: ColorizeOptions, report: ColorizeReport) -> None:
+def _write_picture(
+    colorizer: Colorizer, image: Image.Image, target: Path, options: ColorizeOptions, report: ColorizeReport
+) -> None:
     call = {"size": options.size, "desaturate_below": options.desaturate_below, "upsample": options.upsample}
     if options.samples:
         for i, sample in enumerate(colorizer.sample(image, options.samples, **call), start=1):

@@ -97,7 +97,9 @@ class CircleChroma(Metric):
         circle_l, circle_colors = _SHAPE_COLORS["circle"]
         ab = lab_true[:, 1:]
         circles = (lab_true[:, 0] - circle_l).abs() < 1.0
-        circles &= torch.stack([(ab - torch.tensor(c).view(1, 2, 1, 1)).norm(dim=1) < 3.0 for c in circle_colors]).any(0)
+        circles &= torch.stack([(ab - torch.tensor(c).view(1, 2, 1, 1)).norm(dim=1) < 3.0 for c in circle_colors]).any(
+            0
+        )
         true_chroma, pred_chroma = ab.norm(dim=1), lab_pred[:, 1:].norm(dim=1)
         ratio = (pred_chroma * circles).flatten(1).sum(1) / (true_chroma * circles).flatten(1).sum(1).clamp_min(1e-6)
         has_circle = circles.flatten(1).float().mean(1) > 0.02  # a shapes circle covers well over 2% of its picture

@@ -32,12 +32,22 @@ from ganforge_plugins.unet import pad_to_multiple, with_noise
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # (expansion t, output channels c, repeats n, first stride s): the MobileNetV2 paper's table 2.
-INVERTED_RESIDUAL_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+INVERTED_RESIDUAL_SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 # Index into ``features`` of the last block at strides 2, 4, 8, 16 and 32, and its channel count.
 SKIP_STAGES = ((1, 16), (3, 24), (6, 32), (13, 96), (18, 1280))
 
 
-def conv_bn_relu6(in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+def conv_bn_relu6(
+    in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1, groups: int = 1
+) -> nn.Sequential:
     """torchvision's ``Conv2dNormActivation``: conv (no bias), batch norm, ReLU6."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
@@ -100,7 +110,9 @@ def load_torchvision_weights(module: nn.Module, path: str | Path, key: str) -> s
     wrong = [k for k in expected if tensors[k].shape != expected[k].shape]
     if wrong:
         k = wrong[0]
-        raise RecipeError(f"{where}: {k} has shape {tuple(tensors[k].shape)}, expected {tuple(expected[k].shape)} (MobileNetV2 width 1.0)")
+        raise RecipeError(
+            f"{where}: {k} has shape {tuple(tensors[k].shape)}, expected {tuple(expected[k].shape)} (MobileNetV2 width 1.0)"
+        )
     module.load_state_dict({k: tensors[k] for k in expected}, strict=True)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -214,7 +226,9 @@ class MobileNetUNet(nn.Module):
         self.encoder = MobileNetV2Encoder()
         widths = [width * min(2**level, 8) for level in range(5)]  # decoder channels at strides 2..32
         self.bottleneck = nn.Sequential(
-            nn.Conv2d(SKIP_STAGES[-1][1] + noise, widths[-1], 1, bias=False), nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True)
+            nn.Conv2d(SKIP_STAGES[-1][1] + noise, widths[-1], 1, bias=False),
+            nn.BatchNorm2d(widths[-1]),
+            nn.ReLU(inplace=True),
         )
         levels = {1: 4, 2: 4, 4: 3}[output_stride]  # up blocks to reach stride max(2, output_stride)
         self.up = nn.ModuleList(
@@ -228,7 +242,11 @@ class MobileNetUNet(nn.Module):
         """Load the encoder's ImageNet weights (called by the trainer once, when a run starts)."""
         if self.encoder_weights is None:
             return {}
-        return {"encoder_weights_sha256": load_torchvision_weights(self.encoder, self.encoder_weights, "recipe key 'encoder_weights'")}
+        return {
+            "encoder_weights_sha256": load_torchvision_weights(
+                self.encoder, self.encoder_weights, "recipe key 'encoder_weights'"
+            )
+        }
 
     def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         height, width = gray.shape[-2:]
@@ -237,7 +255,9 @@ class MobileNetUNet(nn.Module):
         x = self.bottleneck(with_noise(skips.pop(), noise, self.noise_dim))
         for up in self.up:
             skip = skips.pop()
-            x = up(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], dim=1))
+            x = up(
+                torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], dim=1)
+            )
         if self.full_resolution is not None:
             up = F.interpolate(x, size=padded.shape[-2:], mode="bilinear", align_corners=False)
             x = self.full_resolution(torch.cat([up, padded], dim=1))

@@ -47,12 +47,19 @@ class ImageNetMetric(Metric):
     def details(self) -> dict[str, str]:
         if self.classifier is None:
             return {}
-        return {"classifier": "MobileNetV2 (ImageNet-1k)", "weights": str(self.weights), "weights_sha256": self.sha256, "input": f"{self.size} px"}
+        return {
+            "classifier": "MobileNetV2 (ImageNet-1k)",
+            "weights": str(self.weights),
+            "weights_sha256": self.sha256,
+            "input": f"{self.size} px",
+        }
 
     def _resized(self, rgb: torch.Tensor):
         """sRGB ``(B, 3, H, W)`` in [0, 1], in chunks resized to the classifier's input."""
         for chunk in rgb.float().split(self.batch_size):
-            yield F.interpolate(chunk, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+            yield F.interpolate(
+                chunk, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+            ).clamp(0, 1)
 
     @torch.inference_mode()
     def top1(self, rgb: torch.Tensor) -> torch.Tensor:

@@ -84,7 +84,9 @@ class UNet(nn.Module):
     ) -> None:
         super().__init__()
         if not 2 <= depth <= MAX_DEPTH:
-            raise ValueError(f"depth must be between 2 and {MAX_DEPTH} (inputs are padded to a multiple of 2**(depth-1)), got {depth}")
+            raise ValueError(
+                f"depth must be between 2 and {MAX_DEPTH} (inputs are padded to a multiple of 2**(depth-1)), got {depth}"
+            )
         if width < 1 or noise < 0:
             raise ValueError("width must be positive and noise non-negative")
         self.noise_dim = noise

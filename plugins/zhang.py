@@ -217,7 +217,9 @@ class ColorClassifier(nn.Module):
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """The color shown for ``logits``: ab ``(B, 2, h, w)`` in L*a*b* units, at the current temperature and vividness."""
-        return self.bins.annealed_mean(logits, self.temperature, self.vividness * self.log_rarity if self.vividness else None)
+        return self.bins.annealed_mean(
+            logits, self.temperature, self.vividness * self.log_rarity if self.vividness else None
+        )
 
     def confidence(self, logits: torch.Tensor, radius: float) -> torch.Tensor:
         """Per pixel, the probability that the true color is within ``radius`` ab units of the one decoded
@@ -239,10 +241,16 @@ def load_rebalancing(reference: str | None, bins: int) -> torch.Tensor:
     """Weights per bin from ``None`` (uniform), ``builtin:NAME`` (shipped) or a JSON file from ``ganforge rebalance``."""
     if reference is None:
         return torch.ones(bins)
-    path = REBALANCE_DIR / f"{reference.removeprefix('builtin:')}.json" if reference.startswith("builtin:") else Path(reference)
+    path = (
+        REBALANCE_DIR / f"{reference.removeprefix('builtin:')}.json"
+        if reference.startswith("builtin:")
+        else Path(reference)
+    )
     if not path.is_file():
         shipped = ", ".join(f"builtin:{p.stem}" for p in sorted(REBALANCE_DIR.glob("*.json")))
-        raise ValueError(f"rebalancing file '{reference}' not found (shipped: {shipped}; make one with 'ganforge rebalance')")
+        raise ValueError(
+            f"rebalancing file '{reference}' not found (shipped: {shipped}; make one with 'ganforge rebalance')"
+        )
     weights = json.loads(path.read_text())["weights"]
     if len(weights) != bins:
         raise ValueError(f"'{reference}' has {len(weights)} weights but there are {bins} bins")
@@ -267,7 +275,9 @@ class ZhangClassificationLoss(GeneratorLoss):
     def __call__(self, context: GeneratorContext) -> torch.Tensor:
         logits = context.prediction.logits
         if logits is None:
-            raise RecipeError("loss 'zhang' needs a classification generator: set generator: {name: zhang, backbone: ...}")
+            raise RecipeError(
+                "loss 'zhang' needs a classification generator: set generator: {name: zhang, backbone: ...}"
+            )
         bins = self.bins.to(logits.device)
         ab = context.target.float() * AB_SCALE
         if ab.shape[-2:] != logits.shape[-2:]:
@@ -282,7 +292,9 @@ class ZhangClassificationLoss(GeneratorLoss):
 # --------------------------------------------------------------------------- rebalancing
 
 
-def rebalancing_weights(prior: torch.Tensor, centers: torch.Tensor, sigma: float = 5.0, mix: float = 0.5) -> torch.Tensor:
+def rebalancing_weights(
+    prior: torch.Tensor, centers: torch.Tensor, sigma: float = 5.0, mix: float = 0.5
+) -> torch.Tensor:
     """Zhang et al. eq. 4: smooth the prior with a Gaussian (sigma in ab units), mix with uniform, invert, E[w] = 1."""
     distance = torch.cdist(centers, centers).pow(2)
     kernel = torch.exp(-distance / (2 * sigma**2))
@@ -292,7 +304,9 @@ def rebalancing_weights(prior: torch.Tensor, centers: torch.Tensor, sigma: float
     return weights / (smoothed * weights).sum()
 
 
-def empirical_prior(source_spec: str | list[Any], images: int, size: int, key: str = "--data") -> tuple[torch.Tensor, int]:
+def empirical_prior(
+    source_spec: str | list[Any], images: int, size: int, key: str = "--data"
+) -> tuple[torch.Tensor, int]:
     """Fraction of pixels whose ab falls nearest each bin, over up to ``images`` pictures of a data source.
 
     A mixture of sources (a recipe's ``data.train`` list) is sampled by its weights, as training draws it.
@@ -303,7 +317,11 @@ def empirical_prior(source_spec: str | list[Any], images: int, size: int, key: s
     lab = get_registries().color_spaces.create("lab")
     dataset = ColorizationDataset(source, lab, size, seed=0, train=False)
     rng = np.random.default_rng(0)
-    draws = [source.draw(rng) for _ in range(images)] if isinstance(source, MixedSource) else range(min(images, len(dataset)))
+    draws = (
+        [source.draw(rng) for _ in range(images)]
+        if isinstance(source, MixedSource)
+        else range(min(images, len(dataset)))
+    )
     bins = ABBins()
     counts = torch.zeros(len(bins))
     used = 0
@@ -358,12 +376,16 @@ def run_rebalance(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- ECCV16 network
 
 
-def _conv_stack(in_channels: int, out_channels: int, count: int, stride_last: int = 1, dilation: int = 1) -> nn.Sequential:
+def _conv_stack(
+    in_channels: int, out_channels: int, count: int, stride_last: int = 1, dilation: int = 1
+) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(count):
         stride = stride_last if i == count - 1 else 1
         layers += [
-            nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, stride, padding=dilation, dilation=dilation),
+            nn.Conv2d(
+                in_channels if i == 0 else out_channels, out_channels, 3, stride, padding=dilation, dilation=dilation
+            ),
             nn.ReLU(inplace=True),
         ]
     layers.append(nn.BatchNorm2d(out_channels))

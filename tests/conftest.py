@@ -29,7 +29,9 @@ class TinyGenerator(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 4) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.Tanh(), nn.Conv2d(width, out_channels, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1), nn.Tanh(), nn.Conv2d(width, out_channels, 1)
+        )
 
     def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         return torch.tanh(self.body(gray))
@@ -55,7 +57,9 @@ def tiny_plugin() -> Iterator[None]:
     reset_plugin_manager()
 
 
-def write_distribution(root: Path, dist: str, module: str, source: str, entry_name: str, group: str = "ganforge") -> None:
+def write_distribution(
+    root: Path, dist: str, module: str, source: str, entry_name: str, group: str = "ganforge"
+) -> None:
     """A minimal installed distribution: a module plus a dist-info with an entry point in ``group``."""
     (root / f"{module}.py").write_text(textwrap.dedent(source))
     info = root / f"{dist.replace('-', '_')}-0.3.dist-info"

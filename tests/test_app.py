@@ -46,14 +46,19 @@ def test_the_page_colorizes_uploads_at_full_resolution_with_confidence_and_skips
     assert [caption for _, caption in gallery] == [
         "old: input", "old: colorized", "old: confidence (white = sure)", "color: input", "color: colorized", "color: confidence (white = sure)",
     ]  # fmt: skip
-    assert [Image.open(path).size for path in downloads] == [(70, 45), (30, 30)]  # full resolution, not the working size
+    assert [Image.open(path).size for path in downloads] == [
+        (70, 45),
+        (30, 30),
+    ]  # full resolution, not the working size
     assert all(Image.open(path).mode == "RGB" for path in downloads)
     assert "Colorized 2 photo(s)" in status and "Skipped 1 file(s) that are not readable images: notes.txt" in status
     assert app.colorize([], 0.3, 0.0, 0.0, 1, 64) == ([], [], "Upload one or more photos first.")
 
 
 def test_a_noise_model_gives_several_samples_per_photo(tmp_path, photos):
-    app = ColorizeApp(ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4})), tmp_path / "out")
+    app = ColorizeApp(
+        ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4})), tmp_path / "out"
+    )
     _, downloads, _ = app.colorize([str(photos / "old.png")], None, None, 0.0, 3, 64)
     assert [os.path.basename(p) for p in downloads] == ["old_sample1.png", "old_sample2.png", "old_sample3.png"]
     pixels = [np.asarray(Image.open(p), dtype=int) for p in downloads]

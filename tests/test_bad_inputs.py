@@ -136,34 +136,96 @@ class Case(NamedTuple):
 
 CASES = {
     # a file the user named is never replaced unasked, nor a folder taken for a file
-    "export onto another checkpoint": Case("export {tmp}/m.safetensors -o {tmp}/other.safetensors", "other.safetensors' exists; pass --overwrite", setup=model_and_other_checkpoint),
-    "export onto a text file": Case("export {tmp}/m.safetensors -o {tmp}/notes.txt", "notes.txt' exists; pass --overwrite", setup=model_and_notes),
-    "export onto a folder": Case("export {tmp}/m.safetensors -o {tmp}/mdir", "mdir' is a folder; name the file to write", setup=model_and_folder),
-    "export of an ONNX file": Case("export {tmp}/m.onnx -o {tmp}/x.safetensors", "is not a .safetensors checkpoint; export takes one", setup=onnx_named_file),
-    "eval over an earlier evaluation": Case("eval {tmp}/m.safetensors -o {tmp}/ev --data builtin:samples", "metrics.json' exists; pass --overwrite", setup=lambda t: (model(t), earlier_evaluation(t))),
-    "rebalance over a file": Case("rebalance builtin:shapes -o {tmp}/w.json", "w.json' exists; pass --overwrite", setup=existing_weights_file),
+    "export onto another checkpoint": Case(
+        "export {tmp}/m.safetensors -o {tmp}/other.safetensors",
+        "other.safetensors' exists; pass --overwrite",
+        setup=model_and_other_checkpoint,
+    ),
+    "export onto a text file": Case(
+        "export {tmp}/m.safetensors -o {tmp}/notes.txt", "notes.txt' exists; pass --overwrite", setup=model_and_notes
+    ),
+    "export onto a folder": Case(
+        "export {tmp}/m.safetensors -o {tmp}/mdir", "mdir' is a folder; name the file to write", setup=model_and_folder
+    ),
+    "export of an ONNX file": Case(
+        "export {tmp}/m.onnx -o {tmp}/x.safetensors",
+        "is not a .safetensors checkpoint; export takes one",
+        setup=onnx_named_file,
+    ),
+    "eval over an earlier evaluation": Case(
+        "eval {tmp}/m.safetensors -o {tmp}/ev --data builtin:samples",
+        "metrics.json' exists; pass --overwrite",
+        setup=lambda t: (model(t), earlier_evaluation(t)),
+    ),
+    "rebalance over a file": Case(
+        "rebalance builtin:shapes -o {tmp}/w.json", "w.json' exists; pass --overwrite", setup=existing_weights_file
+    ),
     # no weights that would make every picture wrong, no secret copied into a model
-    "export of NaN EMA weights": Case("export {tmp}/m.safetensors -o {tmp}/out.safetensors", "holds NaN or infinite values", setup=nan_ema_checkpoint),
-    "environment in a recipe file": Case("train {tmp}/r.yaml", "recipe key 'name' calls a resolver", setup=recipe_with("name: ${oc.env:SECRET_TOKEN}\n")),
-    "environment in an override": Case("train {tmp}/r.yaml train.out_dir=${oc.env:HOME}", "recipe key 'train.out_dir' calls a resolver", setup=recipe_with("seed: 1\n")),
+    "export of NaN EMA weights": Case(
+        "export {tmp}/m.safetensors -o {tmp}/out.safetensors", "holds NaN or infinite values", setup=nan_ema_checkpoint
+    ),
+    "environment in a recipe file": Case(
+        "train {tmp}/r.yaml", "recipe key 'name' calls a resolver", setup=recipe_with("name: ${oc.env:SECRET_TOKEN}\n")
+    ),
+    "environment in an override": Case(
+        "train {tmp}/r.yaml train.out_dir=${oc.env:HOME}",
+        "recipe key 'train.out_dir' calls a resolver",
+        setup=recipe_with("seed: 1\n"),
+    ),
     "YAML alias bomb": Case("train {tmp}/r.yaml", "expands to more than 100,000 values", setup=recipe_with(ALIAS_BOMB)),
-    "a phase that does not exist": Case("train {tmp}/r.yaml phases.9.steps=3", "there is no phase 9 (phases: 0: only)", setup=recipe_with(TINY_RECIPE % "OUT")),
-    "fp16 on the CPU": Case("train {tmp}/r.yaml train.mixed_precision=fp16", "fp16, which needs a GPU", setup=recipe_with(TINY_RECIPE % "OUT")),
-    "resume on another process count": Case("train {tmp}/r.yaml --resume", "saved by a run on 2 process(es) and this one has 1", setup=run_saved_by_two_processes),
+    "a phase that does not exist": Case(
+        "train {tmp}/r.yaml phases.9.steps=3",
+        "there is no phase 9 (phases: 0: only)",
+        setup=recipe_with(TINY_RECIPE % "OUT"),
+    ),
+    "fp16 on the CPU": Case(
+        "train {tmp}/r.yaml train.mixed_precision=fp16",
+        "fp16, which needs a GPU",
+        setup=recipe_with(TINY_RECIPE % "OUT"),
+    ),
+    "resume on another process count": Case(
+        "train {tmp}/r.yaml --resume",
+        "saved by a run on 2 process(es) and this one has 1",
+        setup=run_saved_by_two_processes,
+    ),
     # inputs that are not pictures, and work without bound
     "a missing input": Case("colorize {tmp}/missing.jpg -o {tmp}/out.png", "input '{tmp}/missing.jpg' does not exist"),
-    "a device as input": Case("colorize /dev/zero -o {tmp}/out.png", "'/dev/zero' is neither a regular file nor a folder"),
-    "a 1 x 5000 strip": Case("colorize {tmp}/m.safetensors {tmp}/photo.png -o {tmp}/out.png", "more elongated than 20:1", code=1, setup=lambda t: (model(t), strip(t))),
-    "a huge working size": Case("colorize {tmp}/photo.png -o {tmp}/out.png --size 100000", "argument --size: must be in [16, 4096]"),
-    "a huge thread count": Case("colorize {tmp}/photo.png -o {tmp}/out.png --threads 100000", "argument --threads: must be in [1, 1024]"),
+    "a device as input": Case(
+        "colorize /dev/zero -o {tmp}/out.png", "'/dev/zero' is neither a regular file nor a folder"
+    ),
+    "a 1 x 5000 strip": Case(
+        "colorize {tmp}/m.safetensors {tmp}/photo.png -o {tmp}/out.png",
+        "more elongated than 20:1",
+        code=1,
+        setup=lambda t: (model(t), strip(t)),
+    ),
+    "a huge working size": Case(
+        "colorize {tmp}/photo.png -o {tmp}/out.png --size 100000", "argument --size: must be in [16, 4096]"
+    ),
+    "a huge thread count": Case(
+        "colorize {tmp}/photo.png -o {tmp}/out.png --threads 100000", "argument --threads: must be in [1, 1024]"
+    ),
     "a port past 65535": Case("app --port 70000", "argument --port: must be in [0, 65535]"),
     "an IPv6 host": Case("app --host ::1", "--host '::1' is an IPv6 address"),
     "an unknown metric": Case("eval --metrics nosuch", "--metrics: unknown metric 'nosuch'"),
     # files that claim to be ganforge's and are not
-    "a foreign ONNX graph with ganforge metadata": Case("colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png", "not the graph ganforge exports", setup=onnx_with("x", "{}")),
-    "ONNX recipe metadata that is not JSON": Case("colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png", "its ganforge metadata is damaged", setup=onnx_with("gray", "not json")),
+    "a foreign ONNX graph with ganforge metadata": Case(
+        "colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png",
+        "not the graph ganforge exports",
+        setup=onnx_with("x", "{}"),
+    ),
+    "ONNX recipe metadata that is not JSON": Case(
+        "colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png",
+        "its ganforge metadata is damaged",
+        setup=onnx_with("gray", "not json"),
+    ),
     # results that would be wrong with exit 0
-    "compare where the only model fails": Case("compare {tmp}/m.safetensors@vividness=0.5 --eval builtin:samples --images 2 -o {tmp}/cmp", "no model gave a result", code=1, setup=model_without_decoding),
+    "compare where the only model fails": Case(
+        "compare {tmp}/m.safetensors@vividness=0.5 --eval builtin:samples --images 2 -o {tmp}/cmp",
+        "no model gave a result",
+        code=1,
+        setup=model_without_decoding,
+    ),
 }
 
 
@@ -227,14 +289,20 @@ def test_a_full_disk_while_saving_training_state_is_one_line_and_keeps_the_last_
     def save_state(self, path):
         calls.append(path)
         if len(calls) > 1:
-            raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file data/0: file write failed")
+            raise RuntimeError(
+                "[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file data/0: file write failed"
+            )
         return original(self, path)
 
     original = Accelerator.save_state
     monkeypatch.setattr(Accelerator, "save_state", save_state)
     assert main(["train", str(tmp_path / "r.yaml")]) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(errors) == 1 and "could not save the training state" in errors[0] and "the last complete state is kept" in errors[0]
+    assert (
+        len(errors) == 1
+        and "could not save the training state" in errors[0]
+        and "the last complete state is kept" in errors[0]
+    )
     assert [p.name for p in (tmp_path / "run" / "state").iterdir()] == ["step-00000001"]
 
 

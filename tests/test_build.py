@@ -31,5 +31,7 @@ def test_component_keys_are_checked_against_the_factory_signature(tiny_plugin, g
 
 
 def test_component_that_rejects_a_value_is_reported_with_its_key():
-    with pytest.raises(RecipeError, match=r"recipe key 'color_space': color space 'lab' rejected its options: gray must be one of"):
+    with pytest.raises(
+        RecipeError, match=r"recipe key 'color_space': color space 'lab' rejected its options: gray must be one of"
+    ):
         build_color_space(Recipe(color_space={"name": "lab", "gray": "average"}))

@@ -67,7 +67,9 @@ def test_not_a_safetensors_file(tmp_path):
 
 
 def test_a_folder_and_a_huge_garbage_header_get_short_clear_errors(tmp_path):
-    with pytest.raises(CheckpointError, match=r"is a folder; name the .safetensors file in it \(e.g. '.*model.safetensors'\)"):
+    with pytest.raises(
+        CheckpointError, match=r"is a folder; name the .safetensors file in it \(e.g. '.*model.safetensors'\)"
+    ):
         read_checkpoint(tmp_path)
     garbage = json.dumps({"tensor": "x" * 2_000_000}).encode()  # the parser quotes the whole bad value
     path = tmp_path / "garbage.safetensors"
@@ -102,13 +104,20 @@ def test_newer_format_version_asks_to_upgrade(tmp_path, recipe, monkeypatch):
 
 def test_tensors_that_do_not_fit_the_recipe_name_the_tensor(tmp_path, tiny_plugin):
     wide = TinyGenerator(1, 2, width=5)
-    path = save_checkpoint(tmp_path / "m.safetensors", Recipe(generator={"name": "tiny", "width": 3}), wide.state_dict())
-    with pytest.raises(CheckpointError, match=r"tensor 'body.0.weight' has shape \(5, 1, 3, 3\) but the recipe's model expects \(3, 1, 3, 3\)"):
+    path = save_checkpoint(
+        tmp_path / "m.safetensors", Recipe(generator={"name": "tiny", "width": 3}), wide.state_dict()
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"tensor 'body.0.weight' has shape \(5, 1, 3, 3\) but the recipe's model expects \(3, 1, 3, 3\)",
+    ):
         ganforge.load(path)
     state = TinyGenerator(1, 2, width=3).state_dict()
     del state["body.2.bias"]
     path = save_checkpoint(tmp_path / "m2.safetensors", Recipe(generator={"name": "tiny", "width": 3}), state)
-    with pytest.raises(CheckpointError, match=r"does not fit its recipe's model: missing 1 tensor\(s\), e.g. 'body.2.bias'"):
+    with pytest.raises(
+        CheckpointError, match=r"does not fit its recipe's model: missing 1 tensor\(s\), e.g. 'body.2.bias'"
+    ):
         ganforge.load(path)
 
 
@@ -116,7 +125,9 @@ def test_a_stored_recipe_asking_for_a_huge_network_is_refused_before_any_memory_
     # width 200000: about 2.9 TB of weights, an allocation that fails outright if it were attempted
     recipe = Recipe(generator={"name": "unet", "width": 200000, "depth": 3})
     path = save_checkpoint(tmp_path / "m.safetensors", recipe, _unet_state())
-    with pytest.raises(CheckpointError, match=r"has shape \(8, 1, 3, 3\) but the recipe's model expects \(200000, 1, 3, 3\)"):
+    with pytest.raises(
+        CheckpointError, match=r"has shape \(8, 1, 3, 3\) but the recipe's model expects \(200000, 1, 3, 3\)"
+    ):
         ganforge.load(path)
 
 
@@ -182,7 +193,10 @@ def test_export_can_set_a_classification_models_temperature_and_vividness(tmp_pa
 
     from .helpers import checkpoint
 
-    zhang = checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8, "temperature": 0.38})
+    zhang = checkpoint(
+        tmp_path,
+        {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8, "temperature": 0.38},
+    )
     out = export_for_inference(zhang, tmp_path / "warm.safetensors", temperature=0.6, vividness=0.5)
     generator = ganforge.load(out).generator
     assert (generator.temperature, generator.vividness) == (0.6, 0.5)
@@ -216,14 +230,23 @@ def test_a_half_precision_export_is_half_the_size_and_loads_as_float32(tmp_path)
     half = export_for_inference(model, tmp_path / "half.safetensors", half=True)
     assert half.stat().st_size < 0.6 * full.stat().st_size
     assert read_checkpoint(half).metadata["stored_dtype"] == "float16"
-    assert all(t.dtype == torch.float16 for t in read_checkpoint(half).weights["generator"].values() if t.is_floating_point())
+    assert all(
+        t.dtype == torch.float16 for t in read_checkpoint(half).weights["generator"].values() if t.is_floating_point()
+    )
     colorizer = ganforge.load(half)
     assert colorizer.dtype == torch.float32
     gray = torch.rand(1, 1, 16, 16)
     torch.testing.assert_close(colorizer(gray), ganforge.load(full)(gray), atol=2e-3, rtol=0)
 
 
-@pytest.mark.parametrize("stored", [{"name": "${oc.env:GANFORGE_TEST_SECRET}"}, {"data": {"train": ["${oc.env:GANFORGE_TEST_SECRET}"]}}, ["not", "a", "mapping"]])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"name": "${oc.env:GANFORGE_TEST_SECRET}"},
+        {"data": {"train": ["${oc.env:GANFORGE_TEST_SECRET}"]}},
+        ["not", "a", "mapping"],
+    ],
+)
 def test_a_stored_recipe_is_data_never_resolved(saved, tmp_path, monkeypatch, stored):
     from ganforge.inference.export import export_for_inference
 
@@ -235,7 +258,11 @@ def test_a_stored_recipe_is_data_never_resolved(saved, tmp_path, monkeypatch, st
         recipe["name"] = stored.get("name", recipe["name"])
         recipe["data"].update(stored.get("data", {}))
     crafted = tmp_path / "crafted.safetensors"
-    save_file({f"generator.{k}": v for k, v in original.weights["generator"].items()}, str(crafted), {**original.metadata, "recipe": json.dumps(recipe)})
+    save_file(
+        {f"generator.{k}": v for k, v in original.weights["generator"].items()},
+        str(crafted),
+        {**original.metadata, "recipe": json.dumps(recipe)},
+    )
     expected = "holds an interpolation" if isinstance(stored, dict) else "must be a mapping, got list"
     with pytest.raises(CheckpointError, match=expected) as info:
         ganforge.load(crafted)
@@ -246,8 +273,15 @@ def test_a_stored_recipe_is_data_never_resolved(saved, tmp_path, monkeypatch, st
 
 
 def test_caller_metadata_cannot_overwrite_the_stored_recipe_or_format(tmp_path, recipe):
-    with pytest.raises(ValueError, match=r"metadata keys \['format', 'recipe'\] are ganforge's own; name yours otherwise"):
-        save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)}, metadata={"recipe": "{}", "format": "x", "step": "3"})
+    with pytest.raises(
+        ValueError, match=r"metadata keys \['format', 'recipe'\] are ganforge's own; name yours otherwise"
+    ):
+        save_checkpoint(
+            tmp_path / "m.safetensors",
+            recipe,
+            {"w": torch.zeros(1)},
+            metadata={"recipe": "{}", "format": "x", "step": "3"},
+        )
     assert not (tmp_path / "m.safetensors").exists()
     path = save_checkpoint(tmp_path / "m.safetensors", recipe, {"w": torch.zeros(1)}, metadata={"step": "3"})
     assert read_checkpoint(path).metadata["step"] == "3"

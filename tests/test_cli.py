@@ -50,7 +50,9 @@ def test_a_bare_recipe_path_means_train_and_a_missing_recipe_is_a_usage_error():
 
 def test_a_reader_that_stops_early_ends_the_command_quietly():
     """`ganforge plugins | head -1`: no traceback when the pipe closes, and the SIGPIPE exit status."""
-    process = subprocess.Popen([sys.executable, "-m", "ganforge", "plugins"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganforge", "plugins"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     process.stdout.close()  # the reader is gone before the first line is written
     stderr = process.stderr.read().decode()
     assert process.wait() == 141 and stderr == ""
@@ -77,15 +79,26 @@ def test_threads_pins_torch_before_the_command_runs(command, monkeypatch):
         (["colorize", "in.png", "-o", "out", "--size", "128,8"], "argument --size: must be in [16, 4096], got 8"),
         (["colorize", "in.png", "-o", "out", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
         (["colorize", "in.png", "-o", "out", "--samples", "-1"], "argument --samples: must be at least 0, got -1"),
-        (["colorize", "in.png", "-o", "out", "--desaturate-below", "2"], "argument --desaturate-below: must be in (0, 1], got 2"),
+        (
+            ["colorize", "in.png", "-o", "out", "--desaturate-below", "2"],
+            "argument --desaturate-below: must be in (0, 1], got 2",
+        ),
         (["colorize", "in.png", "-o", "out", "--smoothing", "1"], "argument --smoothing: must be in [0, 1), got 1"),
-        (["colorize", "in.png", "-o", "out", "--temperature", "nan"], "argument --temperature: must be a positive number, got nan"),
+        (
+            ["colorize", "in.png", "-o", "out", "--temperature", "nan"],
+            "argument --temperature: must be a positive number, got nan",
+        ),
         (["eval", "--images", "0"], "argument --images: must be at least 1, got 0"),
         (["eval", "--vividness", "3"], "argument --vividness: must be in [-1, 2], got 3"),
-        (["export", "m.safetensors", "-o", "x.safetensors", "--vividness", "nan"], "argument --vividness: must be in [-1, 2], got nan"),
+        (
+            ["export", "m.safetensors", "-o", "x.safetensors", "--vividness", "nan"],
+            "argument --vividness: must be in [-1, 2], got nan",
+        ),
         (["compare", "r.yaml", "--steps", "0"], "argument --steps: must be at least 1, got 0"),
-        (["export", "m.safetensors", "-o", "x.safetensors", "--confidence-temperature", "-1"],
-         "argument --confidence-temperature: must be a positive number, got -1"),
+        (
+            ["export", "m.safetensors", "-o", "x.safetensors", "--confidence-temperature", "-1"],
+            "argument --confidence-temperature: must be a positive number, got -1",
+        ),
         (["rebalance", "builtin:samples", "-o", "w.json", "--mix", "2"], "argument --mix: must be in [0, 1], got 2"),
         (["train", "r.yaml", "--threads", "0"], "argument --threads: must be in [1, 1024], got 0"),
     ],
@@ -120,4 +133,7 @@ def test_an_output_location_that_cannot_be_written_is_one_line_and_exit_1(tmp_pa
     (tmp_path / "a_file").write_text("not a folder")
     assert main(["colorize", str(tmp_path / "in.png"), "-o", str(tmp_path / "a_file" / "out.png")]) == 1
     err = capsys.readouterr().err
-    assert err == f"ganforge: error: File exists: '{tmp_path / 'a_file'}'; a file stands where a folder is needed: check the path\n"
+    assert (
+        err
+        == f"ganforge: error: File exists: '{tmp_path / 'a_file'}'; a file stands where a folder is needed: check the path\n"
+    )

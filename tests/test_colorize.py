@@ -49,7 +49,9 @@ def test_tensor_batches_and_color_inputs(unet_checkpoint):
     with pytest.raises(ValueError, match=r"expected a PIL image or a \(B, 1 or 3, H, W\) tensor"):
         colorizer(torch.rand(3, 20, 24))
     for empty in (np.zeros((0, 0), np.uint8), np.zeros((5, 0, 3), np.uint8), torch.rand(0, 1, 8, 8)):
-        with pytest.raises(ValueError, match=r"the picture is empty: \(.*\); colorize pictures of at least 1 x 1 pixel"):
+        with pytest.raises(
+            ValueError, match=r"the picture is empty: \(.*\); colorize pictures of at least 1 x 1 pixel"
+        ):
             colorizer(empty)
     with pytest.raises(ValueError, match="size .* must be at least 1, got -5"):
         colorizer(batch, size=-5)
@@ -103,7 +105,9 @@ def test_classification_confidence_is_the_probability_of_a_color_near_the_one_sh
 
 
 def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path, monkeypatch):
-    monkeypatch.setattr("ganforge.inference.colorizer.CONFIDENCE_RADIUS", 0.01)  # this small model's samples differ by hundredths
+    monkeypatch.setattr(
+        "ganforge.inference.colorizer.CONFIDENCE_RADIUS", 0.01
+    )  # this small model's samples differ by hundredths
     colorizer = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3, "noise": 4}))
     gray = torch.rand(1, 1, 16, 16)
     samples = colorizer.sample(gray, 3)
@@ -118,7 +122,9 @@ def test_noise_models_sample_and_low_confidence_can_be_desaturated(tmp_path, mon
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ganforge", "colorize", *args], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ganforge", "colorize", *args], capture_output=True, text=True, check=False
+    )
 
 
 def test_cli_colorizes_folders_recursively_and_resumes(unet_checkpoint, tmp_path):
@@ -156,14 +162,32 @@ def test_cli_writes_confidence_maps_and_samples(tmp_path):
 @pytest.mark.parametrize(
     ("make_args", "message"),
     [
-        (lambda ck, tmp: [str(ck), str(tmp / "nothing.png"), "-o", str(tmp / "o")], "input '.*nothing.png' does not exist"),
-        (lambda ck, tmp: [(tmp / "fake.safetensors").write_bytes(b"junk") and str(tmp / "fake.safetensors"), str(tmp / "p.png"),
-                          "-o", str(tmp / "o")], "is not a safetensors file"),
+        (
+            lambda ck, tmp: [str(ck), str(tmp / "nothing.png"), "-o", str(tmp / "o")],
+            "input '.*nothing.png' does not exist",
+        ),
+        (
+            lambda ck, tmp: [
+                (tmp / "fake.safetensors").write_bytes(b"junk") and str(tmp / "fake.safetensors"),
+                str(tmp / "p.png"),
+                "-o",
+                str(tmp / "o"),
+            ],
+            "is not a safetensors file",
+        ),
         (lambda ck, tmp: [str(ck), "-o", str(tmp / "o")], "names a checkpoint but no INPUT"),
-        (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--samples", "2"], "--samples needs a model with a noise input"),
-        (lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--confidence"], "--confidence and --desaturate-below need"),
-        (lambda ck, tmp: [str(ck), str(tmp / "p.png"), str(tmp / "p.png"), "-o", str(tmp / "two.png")],
-         r"-o '.*two.png' names a file, but 2 inputs need an output folder; pass -o .*two \(a folder\)"),
+        (
+            lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--samples", "2"],
+            "--samples needs a model with a noise input",
+        ),
+        (
+            lambda ck, tmp: [str(ck), str(tmp / "p.png"), "-o", str(tmp / "o"), "--confidence"],
+            "--confidence and --desaturate-below need",
+        ),
+        (
+            lambda ck, tmp: [str(ck), str(tmp / "p.png"), str(tmp / "p.png"), "-o", str(tmp / "two.png")],
+            r"-o '.*two.png' names a file, but 2 inputs need an output folder; pass -o .*two \(a folder\)",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(unet_checkpoint, tmp_path, make_args, message):
@@ -198,7 +222,11 @@ def test_the_load_docstring_example_runs(unet_checkpoint):
     import ganforge.inference.colorizer
 
     finder = doctest.DocTestFinder()
-    (test,) = [t for t in finder.find(ganforge.inference.colorizer, globs={"ganforge_checkpoint": str(unet_checkpoint)}) if t.name.endswith(".load")]
+    (test,) = [
+        t
+        for t in finder.find(ganforge.inference.colorizer, globs={"ganforge_checkpoint": str(unet_checkpoint)})
+        if t.name.endswith(".load")
+    ]
     result = doctest.DocTestRunner().run(test)
     assert result.attempted == 4 and result.failed == 0
 

@@ -60,7 +60,9 @@ def test_merge_is_differentiable():
 
 def test_channel_indices_and_unknown_channel_error():
     assert color_space("rgb").channel_indices(["b", "r"]) == [2, 0]
-    with pytest.raises(UsageError, match=r"adversaries\.x\.channels: unknown channel\(s\) 'r'; color space 'lab' has channels a, b"):
+    with pytest.raises(
+        UsageError, match=r"adversaries\.x\.channels: unknown channel\(s\) 'r'; color space 'lab' has channels a, b"
+    ):
         color_space("lab").channel_indices(["r"], key="adversaries.x.channels")
 
 

@@ -79,7 +79,9 @@ def test_unknown_key_in_a_base_file_names_the_base(recipes):
 
 def test_unknown_key_inside_a_phase_is_found(recipes):
     bad = write(recipes / "phase.yaml", "phases: [{name: p, stepz: 3}]\n")
-    with pytest.raises(RecipeError, match=r"unknown recipe key 'phases\.0\.stepz' \(did you mean 'phases\.0\.steps'|'steps'"):
+    with pytest.raises(
+        RecipeError, match=r"unknown recipe key 'phases\.0\.stepz' \(did you mean 'phases\.0\.steps'|'steps'"
+    ):
         load_recipe(bad)
 
 
@@ -102,7 +104,9 @@ def test_wrong_type_names_key_and_expected_type(tmp_path, text, key, expected):
 
 
 def test_override_errors_say_command_line(recipes):
-    with pytest.raises(RecipeError, match=r"^command line: unknown recipe key 'data.sise' \(did you mean 'data.size'\?\)$"):
+    with pytest.raises(
+        RecipeError, match=r"^command line: unknown recipe key 'data.sise' \(did you mean 'data.size'\?\)$"
+    ):
         load_recipe(recipes / "child.yaml", ["data.sise=3"])
     with pytest.raises(RecipeError, match=r"^command line: recipe key 'data.size' expects integer, got 'x'$"):
         load_recipe(recipes / "child.yaml", ["data.size=x"])
@@ -124,7 +128,9 @@ def test_extends_cycle_and_missing_base_and_bad_yaml_are_one_line_errors(tmp_pat
     with pytest.raises(RecipeError, match="recipe file 'missing.yaml' does not exist"):
         load_recipe("missing.yaml")
     (tmp_path / "e.yaml").write_bytes("seed: 1\nname: caf\u00e9\n".encode("latin-1"))
-    with pytest.raises(RecipeError, match=r"e\.yaml: not UTF-8 text \(byte 0xe9 at line 2\); save the recipe as UTF-8$"):
+    with pytest.raises(
+        RecipeError, match=r"e\.yaml: not UTF-8 text \(byte 0xe9 at line 2\); save the recipe as UTF-8$"
+    ):
         load_recipe(tmp_path / "e.yaml")
 
 
@@ -146,7 +152,9 @@ def test_component_spec_accepts_name_or_mapping():
 
 
 def test_a_component_renamed_in_a_child_replaces_the_base_options(recipes):
-    write(recipes / "other.yaml", "extends: child.yaml\ngenerator: {name: eccv16, width: 8}\ncolor_space: {name: rgb}\n")
+    write(
+        recipes / "other.yaml", "extends: child.yaml\ngenerator: {name: eccv16, width: 8}\ncolor_space: {name: rgb}\n"
+    )
     recipe = load_recipe(recipes / "other.yaml")
     assert recipe.generator == {"name": "eccv16", "width": 8}
     assert recipe.color_space == {"name": "rgb"}
@@ -160,7 +168,9 @@ def test_a_child_can_remove_or_replace_a_base_adversary(recipes):
 
 
 def test_command_line_component_swaps_replace_and_null_removes(recipes):
-    recipe = load_recipe(recipes / "child.yaml", ["generator={name: eccv16}", "adversaries.a=null", "generator.width=4"])
+    recipe = load_recipe(
+        recipes / "child.yaml", ["generator={name: eccv16}", "adversaries.a=null", "generator.width=4"]
+    )
     assert recipe.generator == {"name": "eccv16", "width": 4}
     assert recipe.adversaries == {}
 
@@ -168,7 +178,10 @@ def test_command_line_component_swaps_replace_and_null_removes(recipes):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("adversaries:\n  a: {name: patchgan, channels: [a], layrs: 3}\n", "unknown recipe key 'adversaries.a.layrs' (did you mean 'layers'?)"),
+        (
+            "adversaries:\n  a: {name: patchgan, channels: [a], layrs: 3}\n",
+            "unknown recipe key 'adversaries.a.layrs' (did you mean 'layers'?)",
+        ),
         ("generator: {name: unet, width: wide}\n", "recipe key 'generator.width' expects integer, got 'wide'"),
     ],
 )
@@ -196,12 +209,15 @@ def gan_base(tmp_path):
 
 
 def test_a_phases_mapping_changes_only_the_phases_and_keys_it_names(gan_base, tmp_path):
-    child = write(tmp_path / "longer.yaml", """
+    child = write(
+        tmp_path / "longer.yaml",
+        """
         extends: gan.yaml
         phases:
           adversarial: {steps: 300, losses: {nonsaturating: 0.5}}
           polish: {steps: 5, losses: {l1: 1.0}}
-    """)
+    """,
+    )
     pretrain, adversarial, polish = load_recipe(child).phases
     assert (pretrain.name, pretrain.steps, pretrain.losses) == ("pretrain", 10, {"l1": 1.0})
     assert adversarial.steps == 300 and adversarial.train == ["generator", "patch"]  # its adversary kept
@@ -210,10 +226,13 @@ def test_a_phases_mapping_changes_only_the_phases_and_keys_it_names(gan_base, tm
 
 
 def test_null_removes_a_phase_or_a_loss_and_a_list_still_replaces_every_phase(gan_base, tmp_path):
-    trimmed = write(tmp_path / "trimmed.yaml", """
+    trimmed = write(
+        tmp_path / "trimmed.yaml",
+        """
         extends: gan.yaml
         phases: {pretrain: null, adversarial: {losses: {l1: null}}}
-    """)
+    """,
+    )
     [adversarial] = load_recipe(trimmed).phases
     assert adversarial.losses == {"nonsaturating": 1.0} and adversarial.lr_scale == {"encoder": 0.1}
     replaced = write(tmp_path / "replaced.yaml", "extends: gan.yaml\nphases:\n  - {name: only, steps: 3}\n")
@@ -221,16 +240,24 @@ def test_null_removes_a_phase_or_a_loss_and_a_list_still_replaces_every_phase(ga
 
 
 def test_overrides_may_name_a_phase_instead_of_counting(gan_base):
-    recipe = load_recipe(gan_base, ["phases.adversarial.steps=7", "phases.adversarial.losses.nonsaturating=0.2", "phases.0.steps=2"])
+    recipe = load_recipe(
+        gan_base, ["phases.adversarial.steps=7", "phases.adversarial.losses.nonsaturating=0.2", "phases.0.steps=2"]
+    )
     assert [p.steps for p in recipe.phases] == [2, 7] and recipe.phases[1].losses["nonsaturating"] == 0.2
-    with pytest.raises(RecipeError, match=r"recipe key 'phases.adversarail.steps' names no phase \(did you mean 'phases.adversarial'\?\)"):
+    with pytest.raises(
+        RecipeError,
+        match=r"recipe key 'phases.adversarail.steps' names no phase \(did you mean 'phases.adversarial'\?\)",
+    ):
         load_recipe(gan_base, ["phases.adversarail.steps=7"])
 
 
 @pytest.mark.parametrize(
     "phases, message",
     [
-        ("{adversarial: {stpes: 3}}", r"unknown recipe key 'phases.adversarial.stpes' \(did you mean 'phases.adversarial.steps'\?\)"),
+        (
+            "{adversarial: {stpes: 3}}",
+            r"unknown recipe key 'phases.adversarial.stpes' \(did you mean 'phases.adversarial.steps'\?\)",
+        ),
         ("{adversarial: 3}", r"recipe key 'phases.adversarial' must be a mapping of phase keys"),
         ("{adversarial: {name: other}}", r"phase 'phases.adversarial' gives another name \('other'\)"),
         ("7", r"recipe key 'phases' must be a list of phases or a mapping NAME: phase"),

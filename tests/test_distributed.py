@@ -103,7 +103,9 @@ def test_accelerate_launch_colorizes_a_folder_on_two_processes_each_file_once(tm
                             capture_output=True, text=True, env=env, timeout=600, check=False)  # fmt: skip
     assert single.returncode == 0, single.stderr[-3000:]
     for name in names:  # every file written, once, and as one process would write it
-        assert np.array_equal(np.asarray(Image.open(tmp_path / "two" / name)), np.asarray(Image.open(tmp_path / "one" / name)))
+        assert np.array_equal(
+            np.asarray(Image.open(tmp_path / "two" / name)), np.asarray(Image.open(tmp_path / "one" / name))
+        )
     assert sorted(str(p.relative_to(tmp_path / "two")) for p in (tmp_path / "two").rglob("*") if p.is_file()) == names
     again = subprocess.run(launch, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert again.returncode == 0 and "skipped 5 existing" in again.stdout  # resumable as on one process

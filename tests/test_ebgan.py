@@ -39,7 +39,10 @@ def test_a_short_run_lowers_real_energy_and_raises_fake_energy_to_the_margin():
         loss.adversary_loss(adversary(gray, real), adversary(gray, fake)).backward()
         optimizer.step()
     with torch.no_grad():
-        real_energy, fake_energy = float(adversary(gray, real).energy.mean()), float(adversary(gray, fake).energy.mean())
+        real_energy, fake_energy = (
+            float(adversary(gray, real).energy.mean()),
+            float(adversary(gray, fake).energy.mean()),
+        )
     assert real_energy < 0.2 * start  # real colorizations become easy to reconstruct
     assert 0.95 * 0.5 <= fake_energy <= 1.6 * 0.5  # generated ones are pushed up to the margin, not beyond bounds
 

@@ -48,7 +48,15 @@ def test_ssim_matches_scikit_image():
     prediction = (truth + 0.1 * torch.randn(2, 3, 40, 36, generator=generator)).clamp(0, 1)
     hwc = lambda image: image.permute(1, 2, 0).double().numpy()  # noqa: E731
     expected = [
-        structural_similarity(hwc(p), hwc(t), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1)
+        structural_similarity(
+            hwc(p),
+            hwc(t),
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            data_range=1.0,
+            channel_axis=-1,
+        )
         for p, t in zip(prediction, truth)
     ]
     np.testing.assert_allclose(metrics.ssim(prediction, truth).numpy(), expected, rtol=1e-4)
@@ -206,7 +214,9 @@ def test_a_checkpoint_in_a_color_space_no_plugin_provides_is_a_one_line_error(tm
     from ganforge.core.config import Recipe
     from ganforge.inference.checkpoint import save_checkpoint
 
-    model = save_checkpoint(tmp_path / "hsv.safetensors", Recipe(name="hsv", color_space="hsv", generator="unet"), {"w": torch.zeros(1)})
+    model = save_checkpoint(
+        tmp_path / "hsv.safetensors", Recipe(name="hsv", color_space="hsv", generator="unet"), {"w": torch.zeros(1)}
+    )
     code = main(["eval", str(model), "--data", "builtin:true_bw", "-o", str(tmp_path / "out")])
     errors = error_lines(capsys.readouterr().err)
     assert code == 2 and len(errors) == 1 and "color space 'hsv'" in errors[0] and "lab, rgb" in errors[0]
@@ -241,7 +251,10 @@ def test_a_model_evaluates_without_the_data_it_was_trained_on(tmp_path, capsys):
     train = colored_folder(tmp_path / "train", count=4, size=(64, 64))
     trained = ganforge.load(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3}))
     recipe = trained.recipe
-    recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, train=f"imagefolder:{train}", val=f"imagefolder:{tmp_path / 'gone'}"))
+    recipe = dataclasses.replace(
+        recipe,
+        data=dataclasses.replace(recipe.data, train=f"imagefolder:{train}", val=f"imagefolder:{tmp_path / 'gone'}"),
+    )
     model = save_checkpoint(tmp_path / "trained.safetensors", recipe, trained.generator.state_dict())
     exported = export_for_inference(model, tmp_path / "export.safetensors")
     expected = rgb_to_lab(load_eval_images(f"imagefolder:{train}", size=64).truth)[:, 1:].mean((0, 2, 3)).tolist()
@@ -252,7 +265,10 @@ def test_a_model_evaluates_without_the_data_it_was_trained_on(tmp_path, capsys):
     out = tmp_path / "eval"
     assert main(["eval", str(exported), "--size", "128", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "evaluated on the photographs bundled with ganforge (builtin:samples)" in printed and "pass --data SOURCE" in printed
+    assert (
+        "evaluated on the photographs bundled with ganforge (builtin:samples)" in printed
+        and "pass --data SOURCE" in printed
+    )
     assert "the model's own validation photos are not on this machine" in printed and "flatters" not in printed
     assert str(train) not in printed  # a path of the machine the model was trained on means nothing here
     result = json.loads((out / "metrics.json").read_text())

@@ -123,18 +123,34 @@ def test_validation_batch_takes_the_first_readable_images(tmp_path):
 
 def test_validation_batch_of_several_sets_takes_from_each_in_turn():
     rgb = get_registries().color_spaces.create("rgb")
-    first = {name: validation_batch(open_source(name, "data.val"), rgb, size=16, count=2)["target"] for name in ("builtin:samples", "builtin:shapes")}
+    first = {
+        name: validation_batch(open_source(name, "data.val"), rgb, size=16, count=2)["target"]
+        for name in ("builtin:samples", "builtin:shapes")
+    }
     source = open_source(["builtin:samples", "builtin:true_bw", "builtin:shapes"], "data.val")
     batch = validation_batch(source, rgb, size=16, count=4)["target"]
     # the true black-and-white photos are skipped (gray), so samples and shapes alternate
-    torch.testing.assert_close(batch, torch.stack([first["builtin:samples"][0], first["builtin:shapes"][0], first["builtin:samples"][1], first["builtin:shapes"][1]]))
+    torch.testing.assert_close(
+        batch,
+        torch.stack(
+            [
+                first["builtin:samples"][0],
+                first["builtin:shapes"][0],
+                first["builtin:samples"][1],
+                first["builtin:shapes"][1],
+            ]
+        ),
+    )
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
         ("imagefolder:/no/such/folder", r"recipe key 'data.train': folder '/no/such/folder' does not exist"),
-        ("photos/", r"recipe key 'data.train': 'photos/' is not a data source; use one of imagefolder:..., hub:..., builtin:..."),
+        (
+            "photos/",
+            r"recipe key 'data.train': 'photos/' is not a data source; use one of imagefolder:..., hub:..., builtin:...",
+        ),
         ("builtin:shapez", r"recipe key 'data.train': unknown data source 'shapez': did you mean 'shapes'"),
     ],
 )
@@ -167,9 +183,9 @@ def test_hub_dataset_loads_from_the_local_cache_when_offline(tmp_path, monkeypat
 
     images = [colorful((24, 24)) for _ in range(3)]
     local = tmp_path / "local-dataset"
-    datasets.Dataset.from_dict({"picture": images}, features=datasets.Features({"picture": datasets.Image()})).to_parquet(
-        str(local / "data" / "train-00000-of-00001.parquet")
-    )
+    datasets.Dataset.from_dict(
+        {"picture": images}, features=datasets.Features({"picture": datasets.Image()})
+    ).to_parquet(str(local / "data" / "train-00000-of-00001.parquet"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     source = open_source(f"hub:{local}:train", "data.train")
     assert len(source) == 3

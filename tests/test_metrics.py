@@ -61,7 +61,10 @@ def test_auc_matches_a_numpy_reference_and_its_weighted_variant(pair):
 def test_diversity_is_the_mean_pairwise_ab_distance():
     samples = torch.rand(4, 2, 3, 6, 6, generator=torch.Generator().manual_seed(2))
     ab = [np.stack([skcolor.rgb2lab(hwc(image))[..., 1:] for image in sample]) for sample in samples]
-    expected = np.mean([np.linalg.norm(ab[i] - ab[j], axis=-1).mean(axis=(1, 2)) for i, j in itertools.combinations(range(4), 2)], axis=0)
+    expected = np.mean(
+        [np.linalg.norm(ab[i] - ab[j], axis=-1).mean(axis=(1, 2)) for i, j in itertools.combinations(range(4), 2)],
+        axis=0,
+    )
     np.testing.assert_allclose(metrics.diversity(samples).numpy(), expected, rtol=1e-4)
     assert torch.allclose(metrics.diversity(samples[:1].repeat(3, 1, 1, 1, 1)), torch.zeros(2))
     with pytest.raises(ValueError, match="at least two samples"):

@@ -46,7 +46,10 @@ def test_the_module_tree_is_torchvisions_mobilenet_v2():
     assert state["classifier.1.weight"].shape == (1000, 1280)
 
 
-@pytest.mark.parametrize(("stride", "resize", "expected"), [(1, True, (70, 50)), (2, False, (35, 25)), (4, False, (18, 13)), (4, True, (70, 50))])
+@pytest.mark.parametrize(
+    ("stride", "resize", "expected"),
+    [(1, True, (70, 50)), (2, False, (35, 25)), (4, False, (18, 13)), (4, True, (70, 50))],
+)
 def test_output_size_follows_output_stride_for_any_input_size(stride, resize, expected):
     model = MobileNetUNet(1, 2, width=4, output_stride=stride, resize_output=resize).eval()
     out = model(torch.rand(2, 1, 70, 50) * 2 - 1)
@@ -88,11 +91,15 @@ def test_encoder_weights_errors_name_the_key_the_file_and_what_was_expected(tmp_
     tensors["features.3.conv.1.0.weight"] = torch.zeros(7, 1, 3, 3)
     save_file(tensors, str(tmp_path / "wrong.safetensors"))
     wrong = MobileNetUNet(1, 2, width=4, encoder_weights=str(tmp_path / "wrong.safetensors"))
-    with pytest.raises(RecipeError, match=r"features\.3\.conv\.1\.0\.weight has shape \(7, 1, 3, 3\), expected \(144, 1, 3, 3\)"):
+    with pytest.raises(
+        RecipeError, match=r"features\.3\.conv\.1\.0\.weight has shape \(7, 1, 3, 3\), expected \(144, 1, 3, 3\)"
+    ):
         wrong.init_pretrained()
     save_file({"features.0.0.weight": tensors["features.0.0.weight"]}, str(tmp_path / "partial.safetensors"))
     partial = MobileNetUNet(1, 2, width=4, encoder_weights=str(tmp_path / "partial.safetensors"))
-    with pytest.raises(RecipeError, match=r"lacks 311 of the 312 MobileNetV2 tensors needed .*torchvision's mobilenet_v2 key names"):
+    with pytest.raises(
+        RecipeError, match=r"lacks 311 of the 312 MobileNetV2 tensors needed .*torchvision's mobilenet_v2 key names"
+    ):
         partial.init_pretrained()
     (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
     junk = MobileNetUNet(1, 2, width=4, encoder_weights=str(tmp_path / "junk.safetensors"))
@@ -116,7 +123,9 @@ train: {{out_dir: "{out_dir}", checkpoint_every: 2, sample_every: 100, log_every
 
 
 def _encoder(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k.removeprefix("backbone.encoder."): v for k, v in state.items() if k.startswith("backbone.encoder.features.")}
+    return {
+        k.removeprefix("backbone.encoder."): v for k, v in state.items() if k.startswith("backbone.encoder.features.")
+    }
 
 
 @pytest.mark.slow
@@ -152,7 +161,12 @@ def test_a_trained_model_loads_without_the_encoder_weights_file(tmp_path, imagen
 def test_an_lr_scale_prefix_that_names_no_parameter_is_a_recipe_error(tmp_path, imagenet_like_weights):
     recipe = tmp_path / "mobilenet.yaml"
     recipe.write_text(RECIPE.format(weights=imagenet_like_weights, out_dir=tmp_path / "run"))
-    with pytest.raises(RecipeError, match=r"phases\.1\.lr_scale\.backbone\.encodr': no generator parameter is under .*top-level modules: backbone, classify"):
+    with pytest.raises(
+        RecipeError,
+        match=r"phases\.1\.lr_scale\.backbone\.encodr': no generator parameter is under .*top-level modules: backbone, classify",
+    ):
         Trainer(load_recipe(recipe, ["phases.1.lr_scale={backbone.encodr: 0.1}"]))
-    with pytest.raises(RecipeError, match=r"phases\.0\.lr_scale\.backbone\.encoder' must be 0 \(frozen\) or more, got -1"):
+    with pytest.raises(
+        RecipeError, match=r"phases\.0\.lr_scale\.backbone\.encoder' must be 0 \(frozen\) or more, got -1"
+    ):
         Trainer(load_recipe(recipe, ["phases.0.lr_scale={backbone.encoder: -1}"]))

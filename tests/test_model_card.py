@@ -32,7 +32,11 @@ def test_export_writes_a_hub_model_card_and_the_folder_loads_like_a_hub_id(train
     assert "model card" in capsys.readouterr().out
     card = (folder / "README.md").read_text()
     meta = front_matter(card)
-    assert meta["library_name"] == "ganforge" and meta["license"] == "cc-by-4.0" and meta["pipeline_tag"] == "image-to-image"
+    assert (
+        meta["library_name"] == "ganforge"
+        and meta["license"] == "cc-by-4.0"
+        and meta["pipeline_tag"] == "image-to-image"
+    )
     assert "model-index" not in meta and "Not evaluated at export" in card
     recipe_yaml = card.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert recipe_from_dict(yaml.safe_load(recipe_yaml)) == ganforge.load(trained).recipe
@@ -42,14 +46,45 @@ def test_export_writes_a_hub_model_card_and_the_folder_loads_like_a_hub_id(train
 
 def test_the_card_carries_an_evaluations_numbers_in_its_text_and_model_index(trained, tmp_path):
     evaluation = tmp_path / "evaluation"
-    assert main(["eval", str(trained), "--data", "builtin:samples", "--size", "32", "--metrics", "auc", "psnr", "-o", str(evaluation)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(trained),
+                "--data",
+                "builtin:samples",
+                "--size",
+                "32",
+                "--metrics",
+                "auc",
+                "psnr",
+                "-o",
+                str(evaluation),
+            ]
+        )
+        == 0
+    )
     measured = json.loads((evaluation / "metrics.json").read_text())["metrics"]
     folder = tmp_path / "release"
-    assert main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--metrics-from", str(evaluation / "metrics.json")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(trained),
+                "-o",
+                str(folder / "model.safetensors"),
+                "--metrics-from",
+                str(evaluation / "metrics.json"),
+            ]
+        )
+        == 0
+    )
     card = (folder / "README.md").read_text()
     [result] = front_matter(card)["model-index"][0]["results"]
     assert result["dataset"] == {"name": "builtin:samples", "type": "builtin"}
-    assert {m["type"]: m["value"] for m in result["metrics"]} == pytest.approx({k: round(v, 4) for k, v in measured["model"].items()})
+    assert {m["type"]: m["value"] for m in result["metrics"]} == pytest.approx(
+        {k: round(v, 4) for k, v in measured["model"].items()}
+    )
     assert f"| gray (no color) | {measured['gray (no color)']['auc']:.3f} |" in card
 
 
@@ -60,8 +95,15 @@ def test_a_readme_that_is_not_a_ganforge_card_is_kept_and_a_ganforge_card_is_rep
     assert main(["export", str(trained), "-o", str(folder / "model.safetensors")]) == 0
     assert (folder / "README.md").read_text() == "# My notes\n" and (folder / "model.safetensors").is_file()
     (folder / "README.md").unlink()
-    assert main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "mit", "--overwrite"]) == 0
-    assert main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "apache-2.0", "--overwrite"]) == 0
+    assert (
+        main(["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "mit", "--overwrite"]) == 0
+    )
+    assert (
+        main(
+            ["export", str(trained), "-o", str(folder / "model.safetensors"), "--license", "apache-2.0", "--overwrite"]
+        )
+        == 0
+    )
     assert front_matter((folder / "README.md").read_text())["license"] == "apache-2.0"
     other = tmp_path / "bare"
     assert main(["export", str(trained), "-o", str(other / "model.safetensors"), "--no-card"]) == 0
@@ -71,8 +113,16 @@ def test_a_readme_that_is_not_a_ganforge_card_is_kept_and_a_ganforge_card_is_rep
 def test_a_bad_metrics_file_is_refused_before_anything_is_written(trained, tmp_path, capsys):
     not_metrics = tmp_path / "other.json"
     not_metrics.write_text('{"something": 1}')
-    for path, message in ((tmp_path / "missing.json", "does not exist"), (not_metrics, "is not the metrics.json of a ganforge eval or compare")):
-        assert main(["export", str(trained), "-o", str(tmp_path / "out" / "model.safetensors"), "--metrics-from", str(path)]) == 2
+    for path, message in (
+        (tmp_path / "missing.json", "does not exist"),
+        (not_metrics, "is not the metrics.json of a ganforge eval or compare"),
+    ):
+        assert (
+            main(
+                ["export", str(trained), "-o", str(tmp_path / "out" / "model.safetensors"), "--metrics-from", str(path)]
+            )
+            == 2
+        )
         assert message in capsys.readouterr().err
     assert not (tmp_path / "out" / "model.safetensors").exists()
 
@@ -82,7 +132,10 @@ def test_a_folder_with_no_model_safetensors_and_several_checkpoints_is_refused_w
     folder.mkdir()
     for name in ("a", "b"):
         (folder / f"{name}.safetensors").write_bytes(trained.read_bytes())
-    with pytest.raises(UsageError, match=r"folder '.*many' holds no model.safetensors \(.safetensors files: a.safetensors, b.safetensors\)"):
+    with pytest.raises(
+        UsageError,
+        match=r"folder '.*many' holds no model.safetensors \(.safetensors files: a.safetensors, b.safetensors\)",
+    ):
         ganforge.load(folder)
     (folder / "b.safetensors").unlink()
     assert ganforge.load(folder).recipe.name == "mine"  # one checkpoint: no doubt which

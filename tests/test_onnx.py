@@ -89,8 +89,12 @@ def test_onnx_export_from_python_refuses_a_temperature_the_graph_would_divide_by
 def test_a_static_size_export_takes_that_size_only(tmp_path):
     model, out = exported(tmp_path, UNET, "--static-size", "32")
     colorizer = ganforge.load(out)
-    assert (colorizer(torch.rand(1, 1, 32, 32), size=32) - ganforge.load(model)(torch.rand(1, 1, 32, 32), size=32)).shape == (1, 3, 32, 32)
-    with pytest.raises(UsageError, match=r"was exported for 32x32 inputs, got 32x48; .* or export without --static-size"):
+    assert (
+        colorizer(torch.rand(1, 1, 32, 32), size=32) - ganforge.load(model)(torch.rand(1, 1, 32, 32), size=32)
+    ).shape == (1, 3, 32, 32)
+    with pytest.raises(
+        UsageError, match=r"was exported for 32x32 inputs, got 32x48; .* or export without --static-size"
+    ):
         colorizer(torch.rand(1, 1, 32, 48), size=32)
 
 
@@ -103,13 +107,17 @@ def test_colorize_runs_on_onnx_runtime_from_the_command_line(tmp_path):
     Image.fromarray(np.random.default_rng(2).integers(0, 255, (30, 40), dtype=np.uint8), "L").save(tmp_path / "old.png")
     assert main(["colorize", str(out), str(tmp_path / "old.png"), "-o", str(tmp_path / "onnx.png")]) == 0
     assert main(["colorize", str(model), str(tmp_path / "old.png"), "-o", str(tmp_path / "torch.png")]) == 0
-    onnx_pixels, torch_pixels = (np.asarray(Image.open(tmp_path / f"{name}.png"), dtype=int) for name in ("onnx", "torch"))
+    onnx_pixels, torch_pixels = (
+        np.asarray(Image.open(tmp_path / f"{name}.png"), dtype=int) for name in ("onnx", "torch")
+    )
     assert np.abs(onnx_pixels - torch_pixels).max() <= 1
 
 
 def test_mismatched_backends_and_foreign_onnx_files_are_refused_in_one_line(tmp_path, capsys):
     model, out = exported(tmp_path, UNET)
-    with pytest.raises(UsageError, match=r"backend 'onnxruntime' cannot load '.*\.safetensors': ONNX Runtime runs \.onnx files"):
+    with pytest.raises(
+        UsageError, match=r"backend 'onnxruntime' cannot load '.*\.safetensors': ONNX Runtime runs \.onnx files"
+    ):
         ganforge.load(model, backend="onnxruntime")
     with pytest.raises(UsageError, match=r"backend 'tensorrt' is not one of torch, onnxruntime"):
         ganforge.load(out, backend="tensorrt")
@@ -125,7 +133,9 @@ def test_mismatched_backends_and_foreign_onnx_files_are_refused_in_one_line(tmp_
     with pytest.raises(CheckpointError, match="is not a readable ONNX model"):
         ganforge.load(tmp_path / "garbage.onnx")
     assert main(["export", str(model), "-o", str(tmp_path / "x.onnx"), "--format", "onnx", "--half"]) == 2
-    assert "--half, --confidence-temperature and --metrics-from apply to --format safetensors" in capsys.readouterr().err
+    assert (
+        "--half, --confidence-temperature and --metrics-from apply to --format safetensors" in capsys.readouterr().err
+    )
     assert not (tmp_path / "x.onnx").exists()
 
 
@@ -168,7 +178,19 @@ def test_compare_takes_an_onnx_model_beside_its_checkpoint(tmp_path):
     photos.mkdir()
     Image.fromarray(np.random.default_rng(3).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photos / "a.png")
     report = tmp_path / "report"
-    argv = ["compare", str(model), str(out), "--eval", f"imagefolder:{photos}", "--size", "32", "-o", str(report), "--metrics", "auc"]
+    argv = [
+        "compare",
+        str(model),
+        str(out),
+        "--eval",
+        f"imagefolder:{photos}",
+        "--size",
+        "32",
+        "-o",
+        str(report),
+        "--metrics",
+        "auc",
+    ]
     assert main(argv) == 0
     metrics = json.loads((report / "metrics.json").read_text())["results"][f"imagefolder:{photos}"]["metrics"]
     torch_row, onnx_row = (values for row, values in metrics.items() if row not in ("gray (no color)", "mean color"))

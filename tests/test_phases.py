@@ -61,14 +61,38 @@ def test_per_channel_rgb_adversaries_see_only_their_channel():
     ("phases", "adversaries", "message"),
     [
         ([], None, r"recipe key 'phases' is empty"),
-        ([{"name": "p", "steps": 5, "train": []}], None, r"recipe key 'phases.0.train' is empty: phase 'p' trains nothing"),
-        ([{"name": "p", "steps": 5, "losses": {"nonsaturating": 1.0}}], None, r"recipe key 'phases.0.losses.nonsaturating' needs an adversary but the recipe has none"),
-        ([{"name": "p", "steps": 5, "train": ["generator", "b"], "losses": {"hinge": 1.0}}], PATCH_A, r"recipe key 'phases.0.train' names 'b'; known networks: generator, a"),
-        ([{"name": "p", "steps": 5, "train": ["a"], "losses": {"l1": 1.0}}], PATCH_A, r"trains adversary 'a' but the phase has no adversarial loss"),
+        (
+            [{"name": "p", "steps": 5, "train": []}],
+            None,
+            r"recipe key 'phases.0.train' is empty: phase 'p' trains nothing",
+        ),
+        (
+            [{"name": "p", "steps": 5, "losses": {"nonsaturating": 1.0}}],
+            None,
+            r"recipe key 'phases.0.losses.nonsaturating' needs an adversary but the recipe has none",
+        ),
+        (
+            [{"name": "p", "steps": 5, "train": ["generator", "b"], "losses": {"hinge": 1.0}}],
+            PATCH_A,
+            r"recipe key 'phases.0.train' names 'b'; known networks: generator, a",
+        ),
+        (
+            [{"name": "p", "steps": 5, "train": ["a"], "losses": {"l1": 1.0}}],
+            PATCH_A,
+            r"trains adversary 'a' but the phase has no adversarial loss",
+        ),
         ([{"name": "p", "steps": 5, "losses": {}}], None, r"recipe key 'phases.0.losses' is empty"),
         ([{"name": "p", "steps": 0, "losses": {"l1": 1}}], None, r"recipe key 'phases.0.steps' must be at least 1"),
-        ([{"name": "p", "steps": 5, "losses": {"l3": 1}}], None, r"recipe key 'phases.0.losses.l3': unknown loss 'l3': did you mean 'l2', 'l1'"),
-        ([{"name": "p", "steps": 5, "losses": {"l1": "heavy"}}], None, r"recipe key 'phases.0.losses.l1' expects a weight"),
+        (
+            [{"name": "p", "steps": 5, "losses": {"l3": 1}}],
+            None,
+            r"recipe key 'phases.0.losses.l3': unknown loss 'l3': did you mean 'l2', 'l1'",
+        ),
+        (
+            [{"name": "p", "steps": 5, "losses": {"l1": "heavy"}}],
+            None,
+            r"recipe key 'phases.0.losses.l1' expects a weight",
+        ),
     ],
 )
 def test_recipes_that_cannot_train_fail_before_training(phases, adversaries, message):
@@ -77,7 +101,10 @@ def test_recipes_that_cannot_train_fail_before_training(phases, adversaries, mes
 
 
 def test_unknown_adversary_channel_names_the_key():
-    with pytest.raises(UsageError, match=r"recipe key 'adversaries.x.channels': unknown channel\(s\) 'g'; color space 'lab' has channels a, b"):
+    with pytest.raises(
+        UsageError,
+        match=r"recipe key 'adversaries.x.channels': unknown channel\(s\) 'g'; color space 'lab' has channels a, b",
+    ):
         plan([{"name": "p", "steps": 1, "losses": {"l1": 1}}], {"x": {"name": "patchgan", "channels": ["g"]}})
 
 
@@ -87,7 +114,10 @@ def test_unknown_adversary_channel_names_the_key():
 )
 def test_lr_decay_scales_every_rate_within_its_phase(decay, factors):
     phases, _ = plan(
-        [{"name": "warm", "steps": 2, "losses": {"l1": 1.0}}, {"name": "anneal", "steps": 4, "lr_decay": decay, "losses": {"l1": 1.0}}]
+        [
+            {"name": "warm", "steps": 2, "losses": {"l1": 1.0}},
+            {"name": "anneal", "steps": 4, "lr_decay": decay, "losses": {"l1": 1.0}},
+        ]
     )
     assert phases[0].lr_factor(1) == 1.0
     assert [round(phases[1].lr_factor(step), 4) for step in range(2, 6)] == factors
@@ -110,7 +140,13 @@ def test_parameter_groups_come_in_the_same_order_in_every_process():
         "print([g['prefix'] for g in generator_parameter_groups(net, [phase])])"
     )
     orders = {
-        subprocess.run([sys.executable, "-c", script], env={"PYTHONHASHSEED": str(seed)}, capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={"PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         for seed in (0, 1)
     }
     assert orders == {"['0', '1', '2', '3', '4', '5']\n"}

@@ -37,7 +37,10 @@ def test_a_plugin_that_fails_to_import_is_left_out_naming_plugin_and_distributio
     assert "ModuleNotFoundError" in message and "\n" not in message
     assert [r.getMessage() for r in caplog.records] == [f"ganforge: warning: {message}"]
     assert "lab" in manager.registries.color_spaces  # every other plugin still registered
-    with pytest.raises(KeyError, match=r"unknown generator 'cnn_from_broken'.*may come from a plugin that failed to load: plugin 'broken'"):
+    with pytest.raises(
+        KeyError,
+        match=r"unknown generator 'cnn_from_broken'.*may come from a plugin that failed to load: plugin 'broken'",
+    ):
         manager.registries.generators.get("cnn_from_broken")
 
 
@@ -45,7 +48,9 @@ def test_a_broken_plugin_does_not_break_commands_that_do_not_need_it(tmp_path):
     write_distribution(tmp_path, "broken-plugin", "broken_mod", "raise RuntimeError('half installed')\n", "broken")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     help_run = subprocess.run([sys.executable, "-m", "ganforge", "--help"], env=env, capture_output=True, text=True)
-    assert help_run.returncode == 0 and "usage: ganforge" in help_run.stdout and help_run.stderr == ""  # not even imported
+    assert (
+        help_run.returncode == 0 and "usage: ganforge" in help_run.stdout and help_run.stderr == ""
+    )  # not even imported
     listing = subprocess.run([sys.executable, "-m", "ganforge", "plugins"], env=env, capture_output=True, text=True)
     assert listing.returncode == 0 and "unet" in listing.stdout
     assert listing.stderr.splitlines() == [
@@ -62,7 +67,9 @@ def test_plugin_that_fails_while_registering_is_named():
         raise RuntimeError("boom")
 
     plugin.ganforge_register = ganforge_register
-    with pytest.raises(PluginLoadError, match="plugin 'raiser' from dist-x failed while registering components: RuntimeError: boom"):
+    with pytest.raises(
+        PluginLoadError, match="plugin 'raiser' from dist-x failed while registering components: RuntimeError: boom"
+    ):
         PluginManager().add_plugin(plugin, name="raiser", distribution="dist-x")
 
 
@@ -134,7 +141,9 @@ def ganforge_add_commands(subparsers):
 
 
 def test_a_third_party_command_arrives_through_the_commands_group(tmp_path):
-    write_distribution(tmp_path, "ganforge-echo-cmd", "ganforge_echo_cmd", ECHO_COMMAND, "echo", group="ganforge.commands")
+    write_distribution(
+        tmp_path, "ganforge-echo-cmd", "ganforge_echo_cmd", ECHO_COMMAND, "echo", group="ganforge.commands"
+    )
     env = {**_clean_env(), "PYTHONPATH": str(tmp_path)}
     listed = subprocess.run([sys.executable, "-m", "ganforge", "--help"], env=env, capture_output=True, text=True)
     assert "say a word back" in listed.stdout and "rebalance" in listed.stdout
@@ -176,7 +185,9 @@ def test_the_example_plugin_installs_lists_and_trains_in_a_recipe(tmp_path):
     )  # fmt: skip
     assert install.returncode == 0, install.stderr
     env = {**_clean_env(), "PYTHONPATH": str(target)}
-    listed = subprocess.run([sys.executable, "-m", "ganforge", "plugins"], capture_output=True, text=True, env=env, check=False)
+    listed = subprocess.run(
+        [sys.executable, "-m", "ganforge", "plugins"], capture_output=True, text=True, env=env, check=False
+    )
     assert "dilated_cnn" in listed.stdout and "ganforge-plugin-example 0.1.0 (ganforge_example)" in listed.stdout
     assert "total_variation" in listed.stdout
 
@@ -196,6 +207,8 @@ def test_a_checkpoint_that_needs_a_missing_plugin_says_which_component(tmp_path,
     from ganforge.core.errors import RecipeError
     from ganforge.inference.checkpoint import save_checkpoint
 
-    path = save_checkpoint(tmp_path / "m.safetensors", Recipe(generator={"name": "not_installed_anywhere_cnn"}), {"w": torch.zeros(1)})
+    path = save_checkpoint(
+        tmp_path / "m.safetensors", Recipe(generator={"name": "not_installed_anywhere_cnn"}), {"w": torch.zeros(1)}
+    )
     with pytest.raises(RecipeError, match=r"recipe key 'generator': unknown generator 'not_installed_anywhere_cnn'"):
         ganforge.load(path)

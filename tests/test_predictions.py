@@ -94,7 +94,10 @@ def emptied(tool):
 @pytest.mark.parametrize(
     "arrange, message",
     [
-        (renamed_by_the_tool, r"no image in '.*tool' matches an original of 'imagefolder:.*' by relative path \(e\.g\. .*a\.jpg needs .*a\.png\)"),
+        (
+            renamed_by_the_tool,
+            r"no image in '.*tool' matches an original of 'imagefolder:.*' by relative path \(e\.g\. .*a\.jpg needs .*a\.png\)",
+        ),
         (written_twice, r"holds two images for 'city/a' \(a.png and a.webp\); keep one of them"),
         (emptied, r"predictions folder '.*tool' holds no images"),
     ],
@@ -111,7 +114,10 @@ def test_bad_prediction_folders_get_one_line_errors(tmp_path, arrange, message):
 def test_one_flat_prediction_cannot_stand_for_two_originals_of_the_same_name(tmp_path):
     source = originals(tmp_path / "photos", layout=("a/x", "b/x"))
     tool = copies(source, tmp_path / "tool", flat=True)  # a/x and b/x both become x.png: the second overwrote the first
-    with pytest.raises(UsageError, match=r"prediction '.*x.png' matches two originals .*; lay the predictions out in the originals' subfolders"):
+    with pytest.raises(
+        UsageError,
+        match=r"prediction '.*x.png' matches two originals .*; lay the predictions out in the originals' subfolders",
+    ):
         load_predictions(tool, load_eval_images(f"imagefolder:{source}", size=32))
 
 
@@ -137,19 +143,36 @@ def test_a_folder_of_a_models_colorizations_scores_as_the_model_does(tmp_path):
     from_files = score_prediction(images, load_predictions(tool, images).rgb, metrics=["auc", "psnr"])
     for row in direct.table:
         for metric in ("auc", "psnr"):
-            assert from_files.table[row][metric] == pytest.approx(direct.table[row][metric], abs=0.02 if metric == "psnr" else 1e-3)
+            assert from_files.table[row][metric] == pytest.approx(
+                direct.table[row][metric], abs=0.02 if metric == "psnr" else 1e-3
+            )
 
 
 def test_eval_predictions_writes_metrics_and_grid_and_refuses_mixed_up_arguments(tmp_path, capsys):
     source = originals(tmp_path / "photos")
     tool = copies(source, tmp_path / "tool", transform=lambda image: image.convert("L"))  # a "tool" that adds no color
     out = tmp_path / "evaluation"
-    argv = ["eval", "--predictions", str(tool), "--data", f"imagefolder:{source}", "--size", "32", "-o", str(out), "--metrics", "auc", "colorfulness"]
+    argv = [
+        "eval",
+        "--predictions",
+        str(tool),
+        "--data",
+        f"imagefolder:{source}",
+        "--size",
+        "32",
+        "-o",
+        str(out),
+        "--metrics",
+        "auc",
+        "colorfulness",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     result = json.loads((out / "metrics.json").read_text())
     assert result["predictions"] == str(tool) and result["missing"] == [] and result["images"] == 3
-    assert result["metrics"]["model"]["colorfulness"] == pytest.approx(result["metrics"]["gray (no color)"]["colorfulness"], abs=0.5)
+    assert result["metrics"]["model"]["colorfulness"] == pytest.approx(
+        result["metrics"]["gray (no color)"]["colorfulness"], abs=0.5
+    )
     assert (out / "grid.png").is_file() and "| model |" in printed
     assert main(["eval", "x.safetensors", "--predictions", str(tool), "--data", f"imagefolder:{source}"]) == 2
     assert "give it without a checkpoint, --temperature or --vividness" in capsys.readouterr().err
@@ -169,5 +192,7 @@ def test_compare_puts_a_predictions_folder_beside_checkpoints_and_fails_only_its
     assert main(argv) == 0
     result = json.loads((out / "metrics.json").read_text())["results"][f"imagefolder:{source}"]
     assert set(result["metrics"]) >= {"default", "mine", "complete"}  # 'default': the shipped model
-    assert result["metrics"]["complete"]["auc"] > result["metrics"]["mine"]["auc"]  # the originals themselves score best
+    assert (
+        result["metrics"]["complete"]["auc"] > result["metrics"]["mine"]["auc"]
+    )  # the originals themselves score best
     assert "1 of 3 originals have no prediction" in result["failed"]["partial"]

@@ -77,13 +77,22 @@ def test_metric_options_are_parsed_checked_and_reach_the_metric(classifier_weigh
         parse_metric_options(["semantic_agreement"])
     with pytest.raises(UsageError, match=r"--metric-option names metric 'psnr', which is not evaluated"):
         select_metrics(["auc"], {"psnr": {"x": 1}})
-    with pytest.raises(RecipeError, match=r"unknown recipe key '--metric-option semantic_agreement.wieghts' \(did you mean 'weights'\?\)"):
+    with pytest.raises(
+        RecipeError,
+        match=r"unknown recipe key '--metric-option semantic_agreement.wieghts' \(did you mean 'weights'\?\)",
+    ):
         select_metrics(["semantic_agreement"], {"semantic_agreement": {"wieghts": "x"}})
-    with pytest.raises(RecipeError, match=r"--metric-option semantic_agreement.weights: '.*missing.safetensors' does not exist"):
-        select_metrics(["semantic_agreement"], {"semantic_agreement": {"weights": str(tmp_path / "missing.safetensors")}})
+    with pytest.raises(
+        RecipeError, match=r"--metric-option semantic_agreement.weights: '.*missing.safetensors' does not exist"
+    ):
+        select_metrics(
+            ["semantic_agreement"], {"semantic_agreement": {"weights": str(tmp_path / "missing.safetensors")}}
+        )
 
 
-def test_eval_reports_cast_and_agreement_beside_the_baselines_and_records_the_weights_hash(classifier_weights, tmp_path, capsys):
+def test_eval_reports_cast_and_agreement_beside_the_baselines_and_records_the_weights_hash(
+    classifier_weights, tmp_path, capsys
+):
     model = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 3})
     out = tmp_path / "evaluation"
     argv = ["eval", str(model), "--data", "builtin:samples", "--size", "64", "-o", str(out),
@@ -105,7 +114,9 @@ def scipy_frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
-@pytest.mark.parametrize("shape_a, shape_b", [((40, 6), (50, 6)), ((12, 20), (9, 20))], ids=["full-rank", "fewer-images-than-features"])
+@pytest.mark.parametrize(
+    "shape_a, shape_b", [((40, 6), (50, 6)), ((12, 20), (9, 20))], ids=["full-rank", "fewer-images-than-features"]
+)
 def test_the_frechet_distance_matches_the_scipy_computation(shape_a, shape_b):
     rng = np.random.default_rng(0)
     a = rng.normal(size=shape_a)
@@ -121,7 +132,10 @@ def test_fd_mobilenet_is_zero_for_the_originals_grows_with_the_damage_and_record
     metric = FrechetDistanceMobileNet(weights=str(classifier_weights), size=64)
     truth = torch.rand(8, 3, 48, 48, generator=torch.Generator().manual_seed(1))
     gray = truth.mean(1, keepdim=True)
-    distances = [float(metric(EvalBatch(gray, prediction, truth))) for prediction in (truth, 0.7 * truth + 0.3 * gray, gray.expand(-1, 3, -1, -1))]
+    distances = [
+        float(metric(EvalBatch(gray, prediction, truth)))
+        for prediction in (truth, 0.7 * truth + 0.3 * gray, gray.expand(-1, 3, -1, -1))
+    ]
     assert distances[0] == pytest.approx(0.0, abs=1e-6)
     assert distances[0] < distances[1] < distances[2]
     assert metric.per_image is False and not metric.higher_is_better

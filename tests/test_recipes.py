@@ -24,7 +24,10 @@ def without_shared_files(recipe) -> list[str]:
         if isinstance(getattr(recipe.data, key), list) or str(getattr(recipe.data, key)).startswith("imagefolder:")
     ]
     generator = recipe.generator if isinstance(recipe.generator, dict) else {}
-    for key, spec in (("generator", generator), ("generator.backbone", generator.get("backbone"))):  # an encoder alone or under a head
+    for key, spec in (
+        ("generator", generator),
+        ("generator.backbone", generator.get("backbone")),
+    ):  # an encoder alone or under a head
         if isinstance(spec, dict) and spec.get("encoder_weights"):
             overrides.append(f"{key}.encoder_weights=null")
     return overrides
@@ -33,8 +36,16 @@ def without_shared_files(recipe) -> list[str]:
 def test_the_documented_recipes_exist():
     names = {p.stem for p in RECIPES}
     assert {
-        "quickstart", "l2_regression", "gan", "per_channel", "per_channel_rgb", "zhang_classification",
-        "zhang_then_gan", "ebgan", "diverse", "unconditional_pretrain",
+        "quickstart",
+        "l2_regression",
+        "gan",
+        "per_channel",
+        "per_channel_rgb",
+        "zhang_classification",
+        "zhang_then_gan",
+        "ebgan",
+        "diverse",
+        "unconditional_pretrain",
     } <= names
 
 
@@ -42,6 +53,8 @@ def test_the_documented_recipes_exist():
 def test_recipe_trains_a_few_steps_and_its_checkpoint_loads(path, tmp_path):
     recipe = load_recipe(path)
     steps = len(recipe.phases) + 1
-    model = train_from_recipe_file(path, [*SMALL, *without_shared_files(recipe), f"train.out_dir={tmp_path}"], max_steps=steps)
+    model = train_from_recipe_file(
+        path, [*SMALL, *without_shared_files(recipe), f"train.out_dir={tmp_path}"], max_steps=steps
+    )
     colorizer = ganforge.load(model)
     assert colorizer.recipe.name == path.stem

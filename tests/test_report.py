@@ -31,8 +31,15 @@ def report(tmp_path_factory):
         + "color_space: {name: lab, gray: rec601}\n"
     )
     (root / "broken.yaml").write_text(TINY_RECIPE.format(out_dir=root / "unused").replace("name: unet", "name: unetz"))
-    options = CompareOptions(steps=6, eval_sources=["builtin:shapes", "builtin:true_bw"], size=32, images=4, overrides=SMALL)
-    recipes = [root / "per_channel.yaml", root / "l1_only.yaml", root / "broken.yaml", f"{root / 'per_channel.yaml'}@temperature=0.5"]
+    options = CompareOptions(
+        steps=6, eval_sources=["builtin:shapes", "builtin:true_bw"], size=32, images=4, overrides=SMALL
+    )
+    recipes = [
+        root / "per_channel.yaml",
+        root / "l1_only.yaml",
+        root / "broken.yaml",
+        f"{root / 'per_channel.yaml'}@temperature=0.5",
+    ]
     html = compare(recipes, root / "report", options)
     return html.parent
 
@@ -63,7 +70,10 @@ def test_true_black_and_white_images_are_reported_without_truth_metrics(report):
 
 def test_the_report_shows_each_models_gray_conversion_against_the_others(report):
     cross = json.loads((report / "metrics.json").read_text())["results"]["gray_conversion_auc"]
-    assert set(cross) == {"per_channel (trained on lstar)", "l1_only (trained on rec601)"}  # the failed decoding has no row
+    assert set(cross) == {
+        "per_channel (trained on lstar)",
+        "l1_only (trained on rec601)",
+    }  # the failed decoding has no row
     assert set(cross["l1_only (trained on rec601)"]) == {f"input {c}" for c in GRAY_CONVERSIONS}
     context = json.loads((report / "metrics.json").read_text())["context"]
     assert context["seed"] == "0" and "6 steps" in context["budget"] and context["hardware"]
@@ -72,14 +82,25 @@ def test_the_report_shows_each_models_gray_conversion_against_the_others(report)
 def test_one_model_decoded_several_ways_is_a_column_per_decoding(tmp_path):
     from .helpers import checkpoint
 
-    model = checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8}, name="classifier")
+    model = checkpoint(
+        tmp_path,
+        {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 3}, "features": 8},
+        name="classifier",
+    )
     options = CompareOptions(eval_sources=["builtin:shapes"], size=32, images=4, metrics=["colorfulness"])
-    html = compare([model, f"{model}@vividness=2", f"{model}@vividness=-1,temperature=0.3"], tmp_path / "report", options)
+    html = compare(
+        [model, f"{model}@vividness=2", f"{model}@vividness=-1,temperature=0.3"], tmp_path / "report", options
+    )
     summary = json.loads((html.parent / "metrics.json").read_text())
     rows = summary["results"]["builtin:shapes"]["metrics"]
-    plain, vivid, dull = (rows[label]["colorfulness"] for label in ("classifier", "classifier@vividness=2", "classifier@vividness=-1,temperature=0.3"))
+    plain, vivid, dull = (
+        rows[label]["colorfulness"]
+        for label in ("classifier", "classifier@vividness=2", "classifier@vividness=-1,temperature=0.3")
+    )
     assert dull < plain < vivid
-    assert "classifier@vividness=2 (" in summary["context"]["models"] and ", vividness 2)" in summary["context"]["models"]
+    assert (
+        "classifier@vividness=2 (" in summary["context"]["models"] and ", vividness 2)" in summary["context"]["models"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,7 +124,10 @@ def test_a_bad_decoding_is_refused_in_one_line_before_anything_runs(tmp_path, ca
 def test_decoding_text_is_split_from_the_model_unless_the_whole_names_a_path(tmp_path):
     from ganforge.evaluation.compare import split_decoding
 
-    assert split_decoding("default@vividness=0.5, temperature=0.3") == ("default", {"vividness": 0.5, "temperature": 0.3})
+    assert split_decoding("default@vividness=0.5, temperature=0.3") == (
+        "default",
+        {"vividness": 0.5, "temperature": 0.3},
+    )
     assert split_decoding("runs/a@b/model.safetensors") == ("runs/a@b/model.safetensors", {})
     odd = tmp_path / "model@vividness=1.safetensors"
     odd.touch()
@@ -118,11 +142,16 @@ def test_table_bolds_the_best_model_by_the_metrics_direction():
 
 
 def test_a_metric_with_an_ideal_value_bolds_the_model_closest_to_it():
-    rows = {"a": {"colorfulness_ratio": 1.30, "color_cast_b": -6.9}, "b": {"colorfulness_ratio": 0.85, "color_cast_b": 2.0}}
+    rows = {
+        "a": {"colorfulness_ratio": 1.30, "color_cast_b": -6.9},
+        "b": {"colorfulness_ratio": 0.85, "color_cast_b": 2.0},
+    }
     directions = metric_directions(["colorfulness_ratio", "color_cast_b"])
     assert directions["ideal"] == {"colorfulness_ratio": 1.0, "color_cast_b": 0.0}
     table = Table(rows, **directions)
-    assert table.best("colorfulness_ratio") == "b" and table.best("color_cast_b") == "b"  # not the highest, not the lowest
+    assert (
+        table.best("colorfulness_ratio") == "b" and table.best("color_cast_b") == "b"
+    )  # not the highest, not the lowest
 
 
 needs_browser = pytest.mark.skipif(
@@ -152,7 +181,9 @@ def test_a_report_moved_without_its_pictures_says_which_are_missing(report, tmp_
     assert 'data-images-loaded="0"' in dom and "missing picture: grid_0.png" in dom
 
 
-@pytest.mark.parametrize("label", ["zhang_classification", "unconditional_pretrain", "original (blank: never in color)", "x" * 40])
+@pytest.mark.parametrize(
+    "label", ["zhang_classification", "unconditional_pretrain", "original (blank: never in color)", "x" * 40]
+)
 def test_grid_labels_are_wrapped_to_their_column(label):
     from PIL import Image, ImageDraw
 
@@ -165,5 +196,7 @@ def test_grid_labels_are_wrapped_to_their_column(label):
 
 
 def test_a_metric_that_applies_to_no_image_gets_no_column():
-    table = Table({"gray": {"auc": 0.9, "circle_chroma": float("nan")}, "a": {"auc": 0.5, "circle_chroma": float("nan")}})
+    table = Table(
+        {"gray": {"auc": 0.9, "circle_chroma": float("nan")}, "a": {"auc": 0.5, "circle_chroma": float("nan")}}
+    )
     assert table.columns == ["auc"] and "circle_chroma" not in table.markdown() + table.html()

@@ -77,7 +77,9 @@ def test_a_pickle_planted_in_a_state_file_runs_nothing_and_is_named(trained_run,
     message = str(info.value)
     assert not marker.exists()
     assert "\n" not in message
-    assert message.startswith(f"cannot resume from '{state}': {planted} is not a tensors-only file as ganforge writes them")
+    assert message.startswith(
+        f"cannot resume from '{state}': {planted} is not a tensors-only file as ganforge writes them"
+    )
     assert "delete that state folder" in message
 
 

@@ -74,7 +74,13 @@ def test_resuming_at_a_micro_batch_streams_exactly_what_an_uninterrupted_run_wou
 def test_a_run_trains_from_a_stream_with_its_sample_grid_from_the_streams_first_records(dataset, tmp_path):
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(TINY_RECIPE.format(out_dir=tmp_path / "run"))
-    overrides = [f"data.train={dataset}", "data.val=null", "data.streaming=true", "phases.0.steps=2", "phases.1.steps=2"]
+    overrides = [
+        f"data.train={dataset}",
+        "data.val=null",
+        "data.streaming=true",
+        "phases.0.steps=2",
+        "phases.1.steps=2",
+    ]
     model = train_from_recipe_file(recipe, overrides)
     assert model.is_file() and (tmp_path / "run" / "samples" / "step-00000004.png").is_file()
     assert len(stream_head(dataset, "data.val", 2)) == 2

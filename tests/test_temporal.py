@@ -67,7 +67,11 @@ def test_flow_preset_and_missing_opencv_are_clear_errors(monkeypatch):
     import builtins
 
     real_import = builtins.__import__
-    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError()) if name == "cv2" else real_import(name, *a, **k))
+    monkeypatch.setattr(
+        builtins,
+        "__import__",
+        lambda name, *a, **k: (_ for _ in ()).throw(ImportError()) if name == "cv2" else real_import(name, *a, **k),
+    )
     with pytest.raises(UsageError, match=r"pip install 'ganforge\[video\]'"):
         FlowEstimator()
 
@@ -171,7 +175,9 @@ def test_a_cut_restarts_the_average_and_disoccluded_pixels_take_their_new_color(
     assert smoother.cuts == 1
     assert torch.allclose(out[4], chroma[4], atol=1e-3)  # the first frame of the new shot is its own
     assert not torch.allclose(out[5], chroma[5], atol=1e-3)
-    assert torch.allclose(out[2][:, :, -1], chroma[2][:, :, -1], atol=1e-3)  # came in from outside the frame: nothing to blend
+    assert torch.allclose(
+        out[2][:, :, -1], chroma[2][:, :, -1], atol=1e-3
+    )  # came in from outside the frame: nothing to blend
 
 
 def test_make_smoother_names_and_weights():
@@ -179,7 +185,9 @@ def test_make_smoother_names_and_weights():
     assert isinstance(make_smoother("still", 0.7), ChromaSmoother)
     identity = make_smoother("motion", 0.0)  # no flow needed when nothing is blended
     frame = torch.rand(2, 8, 8) * 100 + 78
-    assert torch.equal(identity(torch.rand(1, 8, 8), frame), frame) and torch.equal(identity(torch.rand(1, 8, 8), frame), frame)
+    assert torch.equal(identity(torch.rand(1, 8, 8), frame), frame) and torch.equal(
+        identity(torch.rand(1, 8, 8), frame), frame
+    )
     with pytest.raises(UsageError, match="stabilize must be one of motion, still"):
         make_smoother("optical", 0.5)
     with pytest.raises(UsageError, match=r"smoothing must be in \[0, 1\)"):

@@ -37,7 +37,9 @@ def _fresh_plugins():
 def test_a_run_writes_the_documented_run_directory(tiny_recipe, tmp_path, capsys):
     model = train_from_recipe_file(tiny_recipe)
     printed = capsys.readouterr().out
-    assert re.search(r"ganforge: about [\d.]+ s to go: 3 steps at [\d.]+ s/step on 1 x cpu\n", printed)  # after 5 of 8 steps
+    assert re.search(
+        r"ganforge: about [\d.]+ s to go: 3 steps at [\d.]+ s/step on 1 x cpu\n", printed
+    )  # after 5 of 8 steps
     assert re.search(r"ganforge: trained 'tiny' to step 8 in [\d.]+ s; weights: ", printed)
     run = tmp_path / "run"
     assert model == run / "model.safetensors"
@@ -136,7 +138,9 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_recipe
     overrides = ["phases.0.losses={exploding: 1.0}", "train.checkpoint_every=2"]
     with pytest.raises(TrainingDiverged) as info:
         train_from_recipe_file(tiny_recipe, overrides)
-    assert str(info.value).startswith("step 3 (phase 'pretrain'): the exploding loss is nan; the last good state (step-00000002) is intact")
+    assert str(info.value).startswith(
+        "step 3 (phase 'pretrain'): the exploding loss is nan; the last good state (step-00000002) is intact"
+    )
     model = ganforge.load(tmp_path / "run" / "model.safetensors")
     assert all(torch.isfinite(t).all() for t in model.generator.state_dict().values())
 
@@ -153,7 +157,9 @@ def ganforge_after_step(step):
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ganforge", *args], capture_output=True, text=True, env=env, check=False
+    )
 
 
 # Each kind of random draw a step makes: none beyond the data (plain), a noise vector per image
@@ -181,7 +187,8 @@ def test_a_killed_run_resumes_to_the_same_losses_as_an_uninterrupted_one(tiny_re
     assert straight.returncode == 0, straight.stderr
 
     killed = _run(
-        ["train", str(tiny_recipe), *overrides, f"train.out_dir={tmp_path / 'killed'}"], {**env, "GANFORGE_TEST_KILL_AT": "5"}
+        ["train", str(tiny_recipe), *overrides, f"train.out_dir={tmp_path / 'killed'}"],
+        {**env, "GANFORGE_TEST_KILL_AT": "5"},
     )
     assert killed.returncode == -9
     assert [r["step"] for r in read_metrics(tmp_path / "killed" / "metrics.jsonl")] == [1, 2, 3, 4, 5]
@@ -249,19 +256,28 @@ def test_non_finite_weights_are_never_saved_and_never_loaded(tiny_recipe, tmp_pa
     with torch.no_grad():
         tensor.view(-1)[0] = float("inf")
     trainer.step = 4
-    with pytest.raises(TrainingDiverged, match=rf"step 4: the generator's '{name}' holds NaN or infinite values; the last good state \(step-00000002\) is intact"):
+    with pytest.raises(
+        TrainingDiverged,
+        match=rf"step 4: the generator's '{name}' holds NaN or infinite values; the last good state \(step-00000002\) is intact",
+    ):
         trainer.save()
     assert [p.name for p in (tmp_path / "run" / "state").iterdir()] == ["step-00000002"]
 
     with pytest.raises(CheckpointError, match=rf"refusing to write .*tensor '{name}' holds NaN or infinite values"):
         save_checkpoint(tmp_path / "broken.safetensors", trainer.recipe, generator.state_dict())
     assert not (tmp_path / "broken.safetensors").exists()
-    good = save_checkpoint(tmp_path / "good.safetensors", trainer.recipe, {k: v.nan_to_num(posinf=0.0) for k, v in generator.state_dict().items()})
+    good = save_checkpoint(
+        tmp_path / "good.safetensors",
+        trainer.recipe,
+        {k: v.nan_to_num(posinf=0.0) for k, v in generator.state_dict().items()},
+    )
     with safe_open(str(good), "pt") as handle:  # a file written past ganforge's checks, by another tool
         metadata, tensors = handle.metadata(), {key: handle.get_tensor(key) for key in handle.keys()}
     tensors[f"generator.{name}"] = tensor.clone()
     save_file(tensors, str(tmp_path / "broken.safetensors"), metadata=metadata)
-    with pytest.raises(CheckpointError, match=rf"tensor '{name}' holds NaN or infinite values.*use an earlier checkpoint"):
+    with pytest.raises(
+        CheckpointError, match=rf"tensor '{name}' holds NaN or infinite values.*use an earlier checkpoint"
+    ):
         ganforge.load(tmp_path / "broken.safetensors")
 
 
@@ -288,11 +304,26 @@ def test_resume_rewrites_a_model_file_older_than_the_last_state_and_clears_tempo
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("train.lr_generator=-1", "recipe key 'train.lr_generator' must be a finite learning rate of 0 or more, got -1.0"),
-        ("train.lr_adversary=.inf", "recipe key 'train.lr_adversary' must be a finite learning rate of 0 or more, got inf"),
-        ("train.betas=[0.5]", "recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got [0.5]"),
-        ("train.betas=[0.5,1.5]", "recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got [0.5, 1.5]"),
-        ("train.mixed_precision=fp64", "recipe key 'train.mixed_precision' must be one of no, fp16, bf16, fp8 (or left unset), got 'fp64'"),
+        (
+            "train.lr_generator=-1",
+            "recipe key 'train.lr_generator' must be a finite learning rate of 0 or more, got -1.0",
+        ),
+        (
+            "train.lr_adversary=.inf",
+            "recipe key 'train.lr_adversary' must be a finite learning rate of 0 or more, got inf",
+        ),
+        (
+            "train.betas=[0.5]",
+            "recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got [0.5]",
+        ),
+        (
+            "train.betas=[0.5,1.5]",
+            "recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got [0.5, 1.5]",
+        ),
+        (
+            "train.mixed_precision=fp64",
+            "recipe key 'train.mixed_precision' must be one of no, fp16, bf16, fp8 (or left unset), got 'fp64'",
+        ),
         ("generator.depth=40", "generator 'unet' rejected its options: depth must be between 2 and 10"),
     ],
 )
@@ -315,7 +346,9 @@ def test_a_second_training_into_a_run_directory_in_use_is_refused(tiny_recipe, t
     assert Trainer(load_recipe(tiny_recipe, ["phases.1.steps=5"]), resume=True).fit().is_file()
 
 
-def test_a_state_save_that_fails_midway_leaves_the_previous_state_and_no_partial_one(tiny_recipe, tmp_path, monkeypatch):
+def test_a_state_save_that_fails_midway_leaves_the_previous_state_and_no_partial_one(
+    tiny_recipe, tmp_path, monkeypatch
+):
     trainer = Trainer(load_recipe(tiny_recipe, ["phases.1.steps=1"]))
     trainer.fit()  # states at 4 and 5
     states = tmp_path / "run" / "state"

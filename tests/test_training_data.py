@@ -42,8 +42,14 @@ def test_a_mixture_loads_and_names_images_through_its_parts():
     ("value", "message"),
     [
         ([], r"recipe key 'data.train' is an empty list"),
-        ([{"source": "builtin:samples", "weight": 0}], r"recipe key 'data.train.0.weight' must be a positive number, got 0"),
-        ([{"source": "builtin:samples", "wieght": 2}], r"recipe key 'data.train.0' must be a data source or \{source: SOURCE, weight: W\}"),
+        (
+            [{"source": "builtin:samples", "weight": 0}],
+            r"recipe key 'data.train.0.weight' must be a positive number, got 0",
+        ),
+        (
+            [{"source": "builtin:samples", "wieght": 2}],
+            r"recipe key 'data.train.0' must be a data source or \{source: SOURCE, weight: W\}",
+        ),
         (["builtin:samples", "builtin:nothing"], r"recipe key 'data.train.1': unknown data source 'nothing'"),
         (3, r"recipe key 'data.train' must be a data source string or a list of them, got 3"),
     ],
@@ -104,8 +110,17 @@ def test_bad_gray_augment_options_name_the_key(tmp_path):
     assert problems[0].startswith("data.gray_augment.conversions: unknown 'sepia'")
     assert any("jpeg must be in [0, 1]" in p for p in problems) and any("blur must be 0 or more" in p for p in problems)
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("data: {gray_augment: {enabled: true, conversions: [sepia]}}\nphases: [{name: p, steps: 1, losses: {l1: 1}}]\n")
+    recipe.write_text(
+        "data: {gray_augment: {enabled: true, conversions: [sepia]}}\nphases: [{name: p, steps: 1, losses: {l1: 1}}]\n"
+    )
     with pytest.raises(RecipeError, match=r"recipe key data\.gray_augment\.conversions: unknown 'sepia'"):
         Trainer(load_recipe(recipe, [f"train.out_dir={tmp_path / 'run'}"]))
-    with pytest.raises(RecipeError, match=r"recipe key 'data\.crop_scale' must be \[low, high\] with 0 < low <= high <= 1"):
-        Trainer(load_recipe(recipe, ["data.gray_augment.enabled=false", "data.crop_scale=[0.9, 0.5]", f"train.out_dir={tmp_path / 'run'}"]))
+    with pytest.raises(
+        RecipeError, match=r"recipe key 'data\.crop_scale' must be \[low, high\] with 0 < low <= high <= 1"
+    ):
+        Trainer(
+            load_recipe(
+                recipe,
+                ["data.gray_augment.enabled=false", "data.crop_scale=[0.9, 0.5]", f"train.out_dir={tmp_path / 'run'}"],
+            )
+        )

@@ -47,7 +47,9 @@ def test_page(tmp_path):
 
 def page_data(out):
     text = (out / PAGE_FILE).read_text()
-    return json.loads(re.search(r'<script id="turing-data" type="application/json">(.*?)</script>', text, re.S).group(1))
+    return json.loads(
+        re.search(r'<script id="turing-data" type="application/json">(.*?)</script>', text, re.S).group(1)
+    )
 
 
 def test_the_page_holds_every_pair_once_and_the_key_says_which_side_is_real(test_page):
@@ -59,7 +61,9 @@ def test_the_page_holds_every_pair_once_and_the_key_says_which_side_is_real(test
     ]
     assert [t["real_side"] for t in page["trials"]] == [t["real_side"] for t in key["trials"]]
     assert {t["real_side"] for t in key["trials"]} == {"left", "right"}
-    assert len(page["images"]) == 4 + 8 and all(uri.startswith("data:image/jpeg;base64,") for uri in page["images"].values())
+    assert len(page["images"]) == 4 + 8 and all(
+        uri.startswith("data:image/jpeg;base64,") for uri in page["images"].values()
+    )
     assert page["seconds"] == 0.5
 
 
@@ -67,7 +71,14 @@ def test_the_page_is_the_same_for_the_same_seed_and_shuffled_by_another(tmp_path
     source = tmp_path / "photos"
     again, other = tmp_path / "again", tmp_path / "other"
     for out, seed in ((again, 3), (other, 4)):
-        write_test([str(tmp_path / "mine.safetensors"), str(tmp_path / "perfect")], f"imagefolder:{source}", out, size=32, seconds=0.5, seed=seed)
+        write_test(
+            [str(tmp_path / "mine.safetensors"), str(tmp_path / "perfect")],
+            f"imagefolder:{source}",
+            out,
+            size=32,
+            seconds=0.5,
+            seed=seed,
+        )
     first = json.loads((test_page / KEY_FILE).read_text())
     assert json.loads((again / KEY_FILE).read_text()) == first
     assert json.loads((other / KEY_FILE).read_text())["trials"] != first["trials"]
@@ -88,7 +99,9 @@ def test_a_scripted_session_in_chromium_produces_answers_that_score_as_expected(
     answers.write_text(play(test_page, "left", tmp_path))
     recorded = json.loads(answers.read_text())
     assert recorded["page_id"] == key["page_id"]
-    assert [a["trial"] for a in recorded["answers"]] == list(range(8)) and {a["chosen"] for a in recorded["answers"]} == {"left"}
+    assert [a["trial"] for a in recorded["answers"]] == list(range(8)) and {
+        a["chosen"] for a in recorded["answers"]
+    } == {"left"}
     scores = score_answers(test_page, [answers])
     for model in ("mine", "perfect"):  # always "left": fooled exactly where the real photo was on the right
         expected = sum(t["model"] == model and t["real_side"] == "right" for t in key["trials"])
@@ -99,7 +112,10 @@ def test_a_scripted_session_in_chromium_produces_answers_that_score_as_expected(
 def test_answers_of_several_participants_add_up_with_a_wilson_interval(test_page, tmp_path, capsys):
     key = json.loads((test_page / KEY_FILE).read_text())
     files = []
-    for name, pick in (("fooled.json", lambda t: "left" if t["real_side"] == "right" else "right"), ("right.json", lambda t: t["real_side"])):
+    for name, pick in (
+        ("fooled.json", lambda t: "left" if t["real_side"] == "right" else "right"),
+        ("right.json", lambda t: t["real_side"]),
+    ):
         answers = [{"trial": i, "chosen": pick(t), "ms": 700} for i, t in enumerate(key["trials"])]
         (tmp_path / name).write_text(json.dumps({"page_id": key["page_id"], "answers": answers}))
         files.append(str(tmp_path / name))
@@ -143,11 +159,24 @@ def test_wilson_interval_matches_published_values():
         ('{"page_id": "ID", "answers": [{"trial": 0, "chosen": "up"}]}', r"holds a malformed answer"),
         ('{"page_id": "ID", "answers": []}', r"the answers files hold no answers"),
         ("[1, 2]", r"has no list of answers"),
-        ('{"page_id": "ID", "answers": [{"trial": 1, "chosen": "left"}, {"trial": 1, "chosen": "left"}]}', r"answers trial 1 more than once"),
+        (
+            '{"page_id": "ID", "answers": [{"trial": 1, "chosen": "left"}, {"trial": 1, "chosen": "left"}]}',
+            r"answers trial 1 more than once",
+        ),
         ('{"page_id": "ID", "answers": [{"trial": true, "chosen": "left"}]}', r"holds a malformed answer"),
         ("[" * 100_000 + "]" * 100_000, r"is nested too deeply"),
     ],
-    ids=["not-json", "other-page", "unknown-trial", "unknown-side", "empty", "wrong-shape", "repeated-trial", "boolean-trial", "nested"],
+    ids=[
+        "not-json",
+        "other-page",
+        "unknown-trial",
+        "unknown-side",
+        "empty",
+        "wrong-shape",
+        "repeated-trial",
+        "boolean-trial",
+        "nested",
+    ],
 )
 def test_bad_answers_files_get_one_line_errors(test_page, tmp_path, content, message):
     key = json.loads((test_page / KEY_FILE).read_text())
@@ -162,7 +191,10 @@ def test_turing_usage_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     cases = [
         (["turing", "default"], "the test needs --data SOURCE"),
         (["turing", "default", "--score", "a.json"], "--score reads answers files: give it without models or --data"),
-        (["turing", "--score", "a.json", "-o", str(tmp_path / "nowhere")], "key.json' does not exist; -o must be the folder"),
+        (
+            ["turing", "--score", "a.json", "-o", str(tmp_path / "nowhere")],
+            "key.json' does not exist; -o must be the folder",
+        ),
         (["turing", "--data", f"imagefolder:{source}", "-o", str(tmp_path / "t")], "name at least one checkpoint"),
     ]
     for argv, message in cases:

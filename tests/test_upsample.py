@@ -15,7 +15,7 @@ from .helpers import checkpoint
 def step_edge(size: int, low: float, high: float) -> torch.Tensor:
     """A vertical edge at 40 % of the width (not on a pixel-grid line of any scale used here)."""
     picture = torch.full((1, 1, size, size), low)
-    picture[..., int(size * 0.4):] = high
+    picture[..., int(size * 0.4) :] = high
     return picture
 
 

@@ -75,7 +75,10 @@ def test_unconditional_phase_trains_the_decoder_and_leaves_the_encoder_for_color
     ("overrides", "message"),
     [
         (["phases.0.mode=unconditional"], r"phase 'pretrain' is unconditional but the generator has no latent input"),
-        (["generator.latent=8", "phases.0.mode=unconditional"], r"'phases.0.losses.l1': an unconditional phase has no ground truth"),
+        (
+            ["generator.latent=8", "phases.0.mode=unconditional"],
+            r"'phases.0.losses.l1': an unconditional phase has no ground truth",
+        ),
         (["phases.0.mode=dream"], r"recipe key 'phases.0.mode' must be one of colorize, unconditional"),
     ],
 )

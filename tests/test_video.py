@@ -20,7 +20,12 @@ from .test_colorize import checkpoint  # noqa: E402
 
 
 def make_video(
-    path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10, audio: bool = True, pixels: str = "yuv420p"
+    path: Path,
+    frames: int = 12,
+    size: tuple[int, int] = (64, 48),
+    fps: int = 10,
+    audio: bool = True,
+    pixels: str = "yuv420p",
 ) -> None:
     """A gray clip of a bright square sliding over a gradient, with a sine-wave soundtrack."""
     width, height = size
@@ -125,7 +130,13 @@ def open_with_demux(monkeypatch, name: str, change) -> None:
         def demux(self, *streams):
             return change(self._container.demux(*streams))
 
-    monkeypatch.setattr(av, "open", lambda path, *a, **k: Container(real_open(path, *a, **k)) if str(path).endswith(name) else real_open(path, *a, **k))
+    monkeypatch.setattr(
+        av,
+        "open",
+        lambda path, *a, **k: (
+            Container(real_open(path, *a, **k)) if str(path).endswith(name) else real_open(path, *a, **k)
+        ),
+    )
 
 
 def test_corrupt_packets_are_skipped_and_counted(tmp_path, monkeypatch):
@@ -241,7 +252,9 @@ def test_deflicker_steadies_moving_colors_and_keeps_the_luma(tmp_path):
     error_after = float(metrics.warp_error(after, clip.flow)[moving].mean())
     assert error_after < error_before / 2
     # luma: as a plain re-encode leaves it (smoothing 0); chroma: smoothed
-    assert main(["deflicker", str(tmp_path / "flicker.mp4"), "-o", str(tmp_path / "plain.mp4"), "--smoothing", "0"]) == 0
+    assert (
+        main(["deflicker", str(tmp_path / "flicker.mp4"), "-o", str(tmp_path / "plain.mp4"), "--smoothing", "0"]) == 0
+    )
     plain, steady = planes(tmp_path / "plain.mp4"), planes(tmp_path / "steady.mp4")
     assert np.abs(plain[:, :64] - steady[:, :64]).mean() < 0.5
     assert np.abs(plain[:, 64:] - steady[:, 64:]).mean() > 1.0
@@ -269,7 +282,9 @@ def test_deflicker_copies_audio_and_handles_odd_sizes_and_corrupt_packets(tmp_pa
             raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
 
     make_video(tmp_path / "quiet.mp4", audio=False)
-    open_with_demux(monkeypatch, "quiet.mp4", lambda packets: (Broken(p) if i == 3 else p for i, p in enumerate(packets)))
+    open_with_demux(
+        monkeypatch, "quiet.mp4", lambda packets: (Broken(p) if i == 3 else p for i, p in enumerate(packets))
+    )
     report = deflicker_video(tmp_path / "quiet.mp4", tmp_path / "broken-out.mp4", VideoOptions())
     assert report.corrupt_frames == 1 and 0 < report.frames < 12
 
@@ -297,7 +312,9 @@ def test_deflicker_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, mon
         frame.sample_rate = 16000
         for packet in [*stream.encode(frame), *stream.encode()]:
             container.mux(packet)
-    result = subprocess.run([sys.executable, "-m", "ganforge", "deflicker", *arguments], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "ganforge", "deflicker", *arguments], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2
     assert result.stderr.startswith(("ganforge: error: ", "ganforge deflicker: error: ")) and message in result.stderr
     assert result.stderr.count("\n") == 1
@@ -309,7 +326,9 @@ def test_decoding_options_reach_every_frame_of_a_video(tmp_path):
     import ganforge
     from ganforge.colorize_files import ColorizeOptions, colorize_files, plan
 
-    colorizer = ganforge.load(checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 2}, "features": 8}))
+    colorizer = ganforge.load(
+        checkpoint(tmp_path, {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 2}, "features": 8})
+    )
     make_video(tmp_path / "clip.mp4", frames=4, audio=False)
     chroma = {}
     for vividness in (None, 2.0):

@@ -136,13 +136,18 @@ def test_rebalance_command_writes_weights_a_loss_can_use(tmp_path):
     assert "ganforge: 6 images" in result.stdout
     loss = ZhangClassificationLoss(rebalance=str(out))
     assert loss.weights.shape == (261,)
-    with pytest.raises(ValueError, match=r"rebalancing file 'nowhere.json' not found \(shipped: builtin:bsds500, builtin:everyday, builtin:samples, builtin:shapes"):
+    with pytest.raises(
+        ValueError,
+        match=r"rebalancing file 'nowhere.json' not found \(shipped: builtin:bsds500, builtin:everyday, builtin:samples, builtin:shapes",
+    ):
         ZhangClassificationLoss(rebalance="nowhere.json")
 
 
 def test_rebalance_counts_a_recipes_training_mix_by_its_weights(tmp_path):
     recipe = tmp_path / "mix.yaml"
-    recipe.write_text("data:\n  train:\n    - {source: builtin:shapes, weight: 3}\n    - {source: builtin:samples, weight: 1}\n")
+    recipe.write_text(
+        "data:\n  train:\n    - {source: builtin:shapes, weight: 3}\n    - {source: builtin:samples, weight: 1}\n"
+    )
     out = tmp_path / "w.json"
     assert main(["rebalance", str(recipe), "-o", str(out), "--images", "8", "--size", "16"]) == 0
     record = json.loads(out.read_text())
@@ -156,7 +161,12 @@ def test_rebalance_counts_a_recipes_training_mix_by_its_weights(tmp_path):
 
 def classifier(**options) -> ColorClassifier:
     return get_registries().generators.create(
-        "zhang", in_channels=1, out_channels=2, backbone={"name": "unet", "width": 8, "depth": 3}, features=16, **options
+        "zhang",
+        in_channels=1,
+        out_channels=2,
+        backbone={"name": "unet", "width": 8, "depth": 3},
+        features=16,
+        **options,
     )
 
 

@@ -46,7 +46,9 @@ def _parameters(factory: Callable[..., Any]) -> tuple[dict[str, inspect.Paramete
     params = dict(inspect.signature(factory).parameters)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     named = {
-        n: p for n, p in params.items() if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        n: p
+        for n, p in params.items()
+        if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
     }
     return named, takes_any
 
@@ -74,12 +76,18 @@ def create(registry: Registry[Any], spec: ComponentSpec, **injected: Any) -> Any
         if key not in params and not takes_any:
             options = [p for p in params if p not in injected]
             close = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else f"{entry.kind} '{spec.name}' takes: {', '.join(options) or 'no options'}"
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else f"{entry.kind} '{spec.name}' takes: {', '.join(options) or 'no options'}"
+            )
             raise RecipeError(f"unknown recipe key '{full}' ({hint})")
         if key in hints:
             check_value(value, hints[key], full, "")  # the caller that read the file names it
     missing = [
-        n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in injected and n not in spec.kwargs
+        n
+        for n, p in params.items()
+        if p.default is inspect.Parameter.empty and n not in injected and n not in spec.kwargs
     ]
     if missing:
         raise RecipeError(f"recipe key '{spec.key}': {entry.kind} '{spec.name}' needs {', '.join(missing)}")

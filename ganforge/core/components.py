@@ -48,9 +48,7 @@ class ColorSpace(ABC):
         unknown = [n for n in names if n not in self.channels]
         if unknown or not names:
             what = f"unknown channel(s) {', '.join(map(repr, unknown))}" if unknown else "no channel named"
-            raise UsageError(
-                f"{key}: {what}; color space '{self.name}' has channels {', '.join(self.channels)}"
-            )
+            raise UsageError(f"{key}: {what}; color space '{self.name}' has channels {', '.join(self.channels)}")
         return [self.channels.index(n) for n in names]
 
 
@@ -148,4 +146,3 @@ class Metric(ABC):
     def details(self) -> dict[str, str]:
         """What a report must record to reproduce the numbers (e.g. a weights file and its hash)."""
         return {}
-

@@ -133,7 +133,9 @@ def _schema_type_at(path: list[str], source: str) -> Any:
         if dataclasses.is_dataclass(tp):
             hints = fields_of(tp)
             if part not in hints:
-                raise RecipeError(f"{source}: unknown recipe key '{key}'{closest(part, list(hints), key[: -len(part)])}")
+                raise RecipeError(
+                    f"{source}: unknown recipe key '{key}'{closest(part, list(hints), key[: -len(part)])}"
+                )
             tp = hints[part]
         elif origin is list:
             if not part.isdigit():
@@ -155,7 +157,9 @@ class _YamlLoader(yaml.SafeLoader):
 
 _YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?)$"),
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?)$"
+    ),
     list("-+0123456789."),
 )
 
@@ -284,7 +288,9 @@ def _merge_phases(current: Any, value: Any, source: str) -> list[Any]:
         check_mapping({"phases": value}, Recipe, "", source)
         return [OmegaConf.merge(OmegaConf.structured(PhaseConfig), item) for item in value]
     if not isinstance(value, dict):
-        raise RecipeError(f"{source}: recipe key 'phases' must be a list of phases or a mapping NAME: phase, got {value!r}")
+        raise RecipeError(
+            f"{source}: recipe key 'phases' must be a list of phases or a mapping NAME: phase, got {value!r}"
+        )
     phases = {phase.name: phase for phase in current}
     for name, spec in value.items():
         if spec is None:
@@ -293,7 +299,9 @@ def _merge_phases(current: Any, value: Any, source: str) -> list[Any]:
         if not isinstance(spec, dict):
             raise RecipeError(f"{source}: recipe key 'phases.{name}' must be a mapping of phase keys, got {spec!r}")
         if "name" in spec and spec["name"] != name:
-            raise RecipeError(f"{source}: phase 'phases.{name}' gives another name ({spec['name']!r}); the key is the name, leave it out")
+            raise RecipeError(
+                f"{source}: phase 'phases.{name}' gives another name ({spec['name']!r}); the key is the name, leave it out"
+            )
         check_mapping(spec, PhaseConfig, f"phases.{name}", source)
         base = phases.get(name, OmegaConf.structured(PhaseConfig(name=name)))
         merged = OmegaConf.merge(base, {**spec, "name": name})

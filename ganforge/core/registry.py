@@ -32,9 +32,7 @@ class Origin:
         return f"{self.distribution} ({self.module})"
 
 
-_current_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
-    "ganforge_current_origin", default=None
-)
+_current_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar("ganforge_current_origin", default=None)
 
 
 @contextlib.contextmanager

@@ -81,5 +81,7 @@ def check_mapping(mapping: dict[str, Any], schema: type, prefix: str, source: st
     for key, value in mapping.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in hints:
-            raise RecipeError(f"{source}: unknown recipe key '{full}'{closest(str(key), list(hints), full[: -len(str(key))])}")
+            raise RecipeError(
+                f"{source}: unknown recipe key '{full}'{closest(str(key), list(hints), full[: -len(str(key))])}"
+            )
         check_value(value, hints[key], full, source)

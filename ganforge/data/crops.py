@@ -84,7 +84,9 @@ def load_eval_images(
                 f"{source.describe(index)} is {image.width}x{image.height}, smaller than the evaluation size {size} px; "
                 f"pass --size {min(image.size)} or less, --upscale to enlarge small images, or leave the image out"
             )
-        crops.append(_Crop(source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image), image.size))
+        crops.append(
+            _Crop(source.describe(index), to_tensor(center_crop(image, size)), is_grayscale(image), image.size)
+        )
     if not crops:
         raise UsageError(f"data source '{spec}' has no readable image")
     skipped = {"unreadable": unreadable}
@@ -93,9 +95,19 @@ def load_eval_images(
         return EvalImages(spec, size, None, stacked, [c.name for c in crops], skipped, [c.full_size for c in crops])
     skipped["gray among color"] = sum(c.gray for c in crops)
     if skipped["gray among color"]:
-        log.warning("%s: %d gray picture(s) among color ones skipped (no ground truth)", spec, skipped["gray among color"])
+        log.warning(
+            "%s: %d gray picture(s) among color ones skipped (no ground truth)", spec, skipped["gray among color"]
+        )
     color = [c for c in crops if not c.gray]
-    return EvalImages(spec, size, torch.stack([c.pixels for c in color]), None, [c.name for c in color], skipped, [c.full_size for c in color])
+    return EvalImages(
+        spec,
+        size,
+        torch.stack([c.pixels for c in color]),
+        None,
+        [c.name for c in color],
+        skipped,
+        [c.full_size for c in color],
+    )
 
 
 def training_mean_chroma(recipe: Recipe, images: int = 64, size: int = 64) -> tuple[float, float] | None:

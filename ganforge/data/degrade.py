@@ -57,6 +57,8 @@ def simulate_black_and_white(rgb: torch.Tensor, config: GrayAugmentConfig, rng: 
         gray = np.clip(gray + rng.normal(0, rng.uniform(0, config.grain), gray.shape).astype(np.float32), 0.0, 1.0)
     if rng.random() < config.jpeg:
         buffer = io.BytesIO()
-        Image.fromarray(np.round(gray * 255).astype(np.uint8), "L").save(buffer, "JPEG", quality=int(rng.integers(25, 91)))
+        Image.fromarray(np.round(gray * 255).astype(np.uint8), "L").save(
+            buffer, "JPEG", quality=int(rng.integers(25, 91))
+        )
         gray = np.asarray(Image.open(buffer), dtype=np.float32) / 255
     return torch.from_numpy(np.ascontiguousarray(gray))[None, None]

@@ -156,7 +156,9 @@ def mixture_parts(value: str | list[Any], key: str) -> list[tuple[str, float]]:
             parts.append((item, 1.0))
             continue
         if not isinstance(item, dict) or not isinstance(item.get("source"), str) or set(item) - {"source", "weight"}:
-            raise UsageError(f"{where(f'{key}.{i}')} must be a data source or {{source: SOURCE, weight: W}}, got {item!r}")
+            raise UsageError(
+                f"{where(f'{key}.{i}')} must be a data source or {{source: SOURCE, weight: W}}, got {item!r}"
+            )
         weight = item.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
             raise UsageError(f"{where(f'{key}.{i}.weight')} must be a positive number, got {weight!r}")
@@ -382,7 +384,9 @@ class StreamingColorizationDataset(ColorizationDataset, IterableDataset):
         from datasets.distributed import split_dataset_by_node
 
         super().__init__(stream, color_space, size, seed, train=True, **options)
-        self.stream = split_dataset_by_node(stream.shuffle(seed=seed, buffer_size=shuffle_buffer), rank=rank, world_size=world)
+        self.stream = split_dataset_by_node(
+            stream.shuffle(seed=seed, buffer_size=shuffle_buffer), rank=rank, world_size=world
+        )
         self.first = start * batch_size
 
     def __len__(self) -> int:

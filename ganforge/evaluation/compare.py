@@ -66,7 +66,9 @@ def split_decoding(given: str) -> tuple[str, dict[str, float]]:
     for option in options.split(","):
         name, _, text = (part.strip() for part in option.partition("="))
         if name not in DECODING_TYPES:
-            raise UsageError(f"'{given}': '{name}' is not a decoding option; use {' or '.join(DECODING_TYPES)}, e.g. {model}@vividness=0.5")
+            raise UsageError(
+                f"'{given}': '{name}' is not a decoding option; use {' or '.join(DECODING_TYPES)}, e.g. {model}@vividness=0.5"
+            )
         try:
             decoding[name] = DECODING_TYPES[name](text)
         except argparse.ArgumentTypeError as exc:
@@ -93,7 +95,9 @@ class Contender:
 
     label: str
     source: Path
-    decoding: dict[str, float] = field(default_factory=dict)  # temperature/vividness to evaluate at (none: the model's own)
+    decoding: dict[str, float] = field(
+        default_factory=dict
+    )  # temperature/vividness to evaluate at (none: the model's own)
     run_name: str = ""  # a recipe's run folder under OUT/runs, shared by its decodings
     model: Path | None = None
     error: str | None = None
@@ -184,11 +188,14 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         if not path.exists():
             raise UsageError(f"'{path}' is neither a recipe file, a checkpoint nor a folder of colorizations")
         if decoding and path.is_dir():
-            raise UsageError(f"'{path}{decoding_suffix(decoding)}': a folder of colorizations is scored as it is; decoding options are for models")
+            raise UsageError(
+                f"'{path}{decoding_suffix(decoding)}': a folder of colorizations is scored as it is; decoding options are for models"
+            )
     sources = list(dict.fromkeys(paths))  # one run per recipe, however many decodings of it are compared
     run_names = dict(zip(sources, contender_labels(sources)))
     contenders = [
-        Contender(label, path, decoding, run_names[path]) for label, path, decoding in zip(contender_labels(paths, decodings), paths, decodings)
+        Contender(label, path, decoding, run_names[path])
+        for label, path, decoding in zip(contender_labels(paths, decodings), paths, decodings)
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -240,13 +247,22 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         grid_name = f"grid_{index}.png"
         if len(columns) > 1 or images.truth is None and columns:
             save_image(_grid(images, columns), out_dir / grid_name)
-        what = "ground truth: yes" if images.truth is not None else "no ground truth (never in color): colorfulness and diversity only"
+        what = (
+            "ground truth: yes"
+            if images.truth is not None
+            else "no ground truth (never in color): colorfulness and diversity only"
+        )
         sections.append(Section(
             f"{spec}: {len(images)} images, {options.size} px center crops", table,
             [(f"each row one image, each column one model ({spec})", grid_name)] if (out_dir / grid_name).exists() else [], what,
         ))  # fmt: skip
         metrics = {row: json_numbers(values) for row, values in table.rows.items()}
-        results[spec] = {"images": len(images), "ground_truth": images.truth is not None, "metrics": metrics, "failed": table.failed}
+        results[spec] = {
+            "images": len(images),
+            "ground_truth": images.truth is not None,
+            "metrics": metrics,
+            "failed": table.failed,
+        }
 
     truth_source = next((s for s in eval_sources if results[s]["ground_truth"]), None)
     if truth_source and models:
@@ -263,7 +279,9 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
 
     curves = []
     for contender in trained.values():
-        plot = (contender.model.parent if contender.model else out_dir / "runs" / contender.run_name) / "loss_curves.png"
+        plot = (
+            contender.model.parent if contender.model else out_dir / "runs" / contender.run_name
+        ) / "loss_curves.png"
         if plot.is_file():
             shutil.copyfile(plot, out_dir / f"loss_{contender.run_name}.png")
             curves.append((contender.run_name, f"loss_{contender.run_name}.png"))
@@ -280,18 +298,37 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
         "models": ", ".join(f"{c.label} ({describe(model, c.decoding)})" for c, (model, _) in zip(contenders, given)),
     }
     html_path, _ = write_report(out_dir, "ganforge comparison", context, sections)
-    summary = {"context": context, "metric_details": details, "results": results, "training_seconds": {c.label: round(c.seconds, 1) for c in contenders}}
+    summary = {
+        "context": context,
+        "metric_details": details,
+        "results": results,
+        "training_seconds": {c.label: round(c.seconds, 1) for c in contenders},
+    }
     write_text(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str) + "\n")
-    measured = {row for result in results.values() if isinstance(result, dict) and "metrics" in result for row in result["metrics"]}
+    measured = {
+        row
+        for result in results.values()
+        if isinstance(result, dict) and "metrics" in result
+        for row in result["metrics"]
+    }
     if not measured & {c.label for c in contenders}:
-        failed = {label: why for result in results.values() if isinstance(result, dict) for label, why in result.get("failed", {}).items()}
+        failed = {
+            label: why
+            for result in results.values()
+            if isinstance(result, dict)
+            for label, why in result.get("failed", {}).items()
+        }
         reasons = "; ".join(f"{c.label}: {c.error or failed.get(c.label, 'no result')}" for c in contenders)
         raise GanforgeError(f"no model gave a result ({reasons[:300]}); {html_path} says why for each")
     return html_path
 
 
 def evaluate_contender(
-    contender: Contender, images: EvalImages, options: CompareOptions, mean_chroma: tuple[float, float] | None, baselines: bool
+    contender: Contender,
+    images: EvalImages,
+    options: CompareOptions,
+    mean_chroma: tuple[float, float] | None,
+    baselines: bool,
 ) -> Evaluation:
     """A model's colorizations of ``images``, or a folder's, scored; a folder must cover every image, so all rows
     are measured on the same photos."""
@@ -302,9 +339,16 @@ def evaluate_contender(
         )  # fmt: skip
     predicted = load_predictions(contender.source, images)
     if predicted.missing:
-        raise UsageError(f"{len(predicted.missing)} of {len(images)} originals have no prediction: {listing(predicted.missing)}")
+        raise UsageError(
+            f"{len(predicted.missing)} of {len(images)} originals have no prediction: {listing(predicted.missing)}"
+        )
     evaluation = score_prediction(
-        images, predicted.rgb, metrics=options.metrics, mean_chroma=mean_chroma, baselines=baselines, metric_options=options.metric_options
+        images,
+        predicted.rgb,
+        metrics=options.metrics,
+        mean_chroma=mean_chroma,
+        baselines=baselines,
+        metric_options=options.metric_options,
     )
     evaluation.notes[:0] = predicted.notes()
     return evaluation
@@ -319,7 +363,12 @@ def gray_conversion_table(contenders: list[Contender], images: EvalImages) -> Ta
         try:
             table.rows[row] = {
                 f"input {conversion}": evaluate(
-                    contender.colorizer, images, metrics=["auc"], gray_conversion=conversion, baselines=False, **contender.decoding
+                    contender.colorizer,
+                    images,
+                    metrics=["auc"],
+                    gray_conversion=conversion,
+                    baselines=False,
+                    **contender.decoding,
                 ).table[MODEL]["auc"]
                 for conversion in GRAY_CONVERSIONS
             }

@@ -77,7 +77,9 @@ def select_metrics(names: list[str] | None, options: dict[str, dict[str, Any]] |
         raise UsageError(f"--metrics: unknown metric '{unknown[0]}' (metrics: {', '.join(registry.names())})")
     unused = sorted(set(options) - set(names or registry.names()))
     if unused:
-        raise UsageError(f"--metric-option names metric '{unused[0]}', which is not evaluated (metrics: {', '.join(names or registry.names())})")
+        raise UsageError(
+            f"--metric-option names metric '{unused[0]}', which is not evaluated (metrics: {', '.join(names or registry.names())})"
+        )
     return {
         name: create(registry, ComponentSpec(name, options.get(name, {}), f"--metric-option {name}"))
         for name in (names or registry.names())
@@ -91,7 +93,9 @@ def parse_metric_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
         key, sep, value = item.partition("=")
         name, dot, option = key.partition(".")
         if not (sep and dot and name and option):
-            raise UsageError(f"--metric-option '{item}' must look like METRIC.OPTION=VALUE (e.g. semantic_agreement.weights=FILE)")
+            raise UsageError(
+                f"--metric-option '{item}' must look like METRIC.OPTION=VALUE (e.g. semantic_agreement.weights=FILE)"
+            )
         options.setdefault(name, {})[option] = parse_yaml(value) if value else ""
     return options
 
@@ -146,7 +150,9 @@ class Evaluation:
             "gray_conversion": self.gray_conversion,
             "ground_truth": self.has_truth,
             "metrics": {row: json_numbers(values) for row, values in self.table.items()},
-            "per_image": {name: [None if math.isnan(v) else v for v in values] for name, values in self.per_image.items()},
+            "per_image": {
+                name: [None if math.isnan(v) else v for v in values] for name, values in self.per_image.items()
+            },
             "notes": self.notes,
             "metric_details": self.metric_details,
         }
@@ -156,7 +162,9 @@ def json_numbers(values: dict[str, float]) -> dict[str, float | None]:
     return {name: None if math.isnan(value) else value for name, value in values.items()}
 
 
-def colorize_all(colorizer: Colorizer, gray: torch.Tensor, batch_size: int, samples: int, desc: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+def colorize_all(
+    colorizer: Colorizer, gray: torch.Tensor, batch_size: int, samples: int, desc: str
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The colorizations of ``gray`` and, for noise models, ``samples`` noise samples of each, in batches."""
     predictions, noise_samples = [], []
     for start in tqdm(range(0, len(gray), batch_size), desc=desc, unit="batch", leave=False):
@@ -226,7 +234,9 @@ def score_prediction(
         rows[GRAY] = EvalBatch(gray, constant_chroma(gray, (0.0, 0.0)), images.truth)
         if mean_chroma is None and images.truth is not None:
             mean_chroma = tuple(rgb_to_lab(images.truth)[:, 1:].mean((0, 2, 3)).tolist())  # type: ignore[assignment]
-            notes.append("mean color: training data unavailable, so the evaluated images' own mean chroma (flatters the baseline)")
+            notes.append(
+                "mean color: training data unavailable, so the evaluated images' own mean chroma (flatters the baseline)"
+            )
         if mean_chroma is not None:
             rows[MEAN_COLOR] = EvalBatch(gray, constant_chroma(gray, mean_chroma), images.truth)
     values = {row: score(chosen, batch) for row, batch in rows.items()}
@@ -257,7 +267,9 @@ def grid_rows(evaluation: Evaluation, key: str = "auc") -> list[tuple[int, str]]
 def evaluation_grid(evaluation: Evaluation, key: str = "auc") -> Image.Image:
     """A grid of :func:`grid_rows` x the pictures, each row labelled."""
     picks, labels = zip(*grid_rows(evaluation, key))
-    return sample_grid({name: pictures[list(picks)] for name, pictures in evaluation.pictures.items()}, row_labels=list(labels))
+    return sample_grid(
+        {name: pictures[list(picks)] for name, pictures in evaluation.pictures.items()}, row_labels=list(labels)
+    )
 
 
 def evaluate_checkpoint(
@@ -291,7 +303,16 @@ def evaluate_checkpoint(
     )  # fmt: skip
     if fallback_note:
         evaluation.notes.insert(0, fallback_note)
-    write_evaluation(evaluation, out_dir, {"checkpoint": str(checkpoint), "recipe": colorizer.recipe.name, "temperature": temperature, "vividness": vividness})
+    write_evaluation(
+        evaluation,
+        out_dir,
+        {
+            "checkpoint": str(checkpoint),
+            "recipe": colorizer.recipe.name,
+            "temperature": temperature,
+            "vividness": vividness,
+        },
+    )
     return evaluation
 
 

@@ -70,7 +70,9 @@ def rarity_weights(truth: torch.Tensor, grid: float = 10.0) -> torch.Tensor:
 NEUTRAL_CHROMA = 6.0  # ab units: a pixel this close to gray in the original counts as near-neutral
 
 
-def neutral_cast(prediction: torch.Tensor, truth: torch.Tensor, threshold: float = NEUTRAL_CHROMA) -> tuple[torch.Tensor, torch.Tensor]:
+def neutral_cast(
+    prediction: torch.Tensor, truth: torch.Tensor, threshold: float = NEUTRAL_CHROMA
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Color cast on whites, grays and blacks: the mean b* and the mean chroma of the colorization,
     over the pixels that are near-neutral (chroma < ``threshold``) in the original, per image.
 
@@ -118,7 +120,9 @@ def diversity(samples: torch.Tensor) -> torch.Tensor:
     if samples.shape[0] < 2:
         raise ValueError("diversity needs at least two samples per image")
     ab = torch.stack([rgb_to_lab(s.float())[:, 1:] for s in samples])
-    pairs = [(ab[i] - ab[j]).pow(2).sum(1).sqrt().flatten(1).mean(1) for i, j in itertools.combinations(range(len(ab)), 2)]
+    pairs = [
+        (ab[i] - ab[j]).pow(2).sum(1).sqrt().flatten(1).mean(1) for i, j in itertools.combinations(range(len(ab)), 2)
+    ]
     return torch.stack(pairs).mean(0)
 
 
@@ -145,7 +149,9 @@ def warp_error(chroma: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     the pixels where the flow holds.
     """
     frames, _, height, width = chroma.shape
-    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
+    y, x = torch.meshgrid(
+        torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij"
+    )
     points = torch.stack([x + flow[1:, 0], y + flow[1:, 1]], dim=-1)
     grid = points / torch.tensor([max(width - 1, 1), max(height - 1, 1)]) * 2 - 1
     previous = F.grid_sample(chroma[:-1].float(), grid, mode="bilinear", padding_mode="border", align_corners=True)

@@ -63,13 +63,22 @@ def _front_matter(name: str, licence: str, results: Results) -> str:
         row = _model_row(rows, name)
         if row is None:
             continue
-        metrics = [{"type": metric, "value": round(value, 4), "name": metric} for metric, value in rows[row].items() if value is not None]
+        metrics = [
+            {"type": metric, "value": round(value, 4), "name": metric}
+            for metric, value in rows[row].items()
+            if value is not None
+        ]
         model_index.append({
             "task": {"type": "image-to-image", "name": "Image colorization"},
             "dataset": {"name": source, "type": source.partition(":")[0]},
             "metrics": metrics,
         })  # fmt: skip
-    front: dict[str, Any] = {"library_name": LIBRARY, "license": licence, "pipeline_tag": "image-to-image", "tags": ["colorization", "ganforge"]}
+    front: dict[str, Any] = {
+        "library_name": LIBRARY,
+        "license": licence,
+        "pipeline_tag": "image-to-image",
+        "tags": ["colorization", "ganforge"],
+    }
     if model_index:
         front["model-index"] = [{"name": name, "results": model_index}]
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n"
@@ -81,12 +90,18 @@ def _data_lines(value: Any) -> list[str]:
     except UsageError:
         return [f"- `{value}`"]
     total = sum(weight for _, weight in parts)
-    return [f"- `{source}`" + (f" (drawn with weight {weight / total:.2f})" if len(parts) > 1 else "") for source, weight in parts]
+    return [
+        f"- `{source}`" + (f" (drawn with weight {weight / total:.2f})" if len(parts) > 1 else "")
+        for source, weight in parts
+    ]
 
 
 def _as_numbers(rows: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float]]:
     """metrics.json rows as a report table reads them: a metric that did not apply (null) is NaN again."""
-    return {row: {name: math.nan if value is None else value for name, value in values.items()} for row, values in rows.items()}
+    return {
+        row: {name: math.nan if value is None else value for name, value in values.items()}
+        for row, values in rows.items()
+    }
 
 
 def model_card(checkpoint: Checkpoint, licence: str, results: Results | None = None, results_file: str = "") -> str:
@@ -106,7 +121,7 @@ def model_card(checkpoint: Checkpoint, licence: str, results: Results | None = N
         "```python",
         "import ganforge\nfrom PIL import Image",
         'colorizer = ganforge.load("THIS_FOLDER_OR_HUB_ID")   # a local folder holding this README works like a Hub id',
-        "color = colorizer(Image.open(\"photo.jpg\"))        # PIL in, PIL out (numpy arrays and tensors work too)",
+        'color = colorizer(Image.open("photo.jpg"))        # PIL in, PIL out (numpy arrays and tensors work too)',
         "```",
         "",
         "or `ganforge colorize THIS_FOLDER_OR_HUB_ID photos/ -o colorized/`.",
@@ -123,9 +138,17 @@ def model_card(checkpoint: Checkpoint, licence: str, results: Results | None = N
     ]
     if results:
         for source, images, rows in results:
-            lines += [f"`{source}`, {images} images, beside the gray and mean-color baselines (`{results_file}`):", "", Table(_as_numbers(rows), baselines=BASELINE_ROWS).markdown(), ""]
+            lines += [
+                f"`{source}`, {images} images, beside the gray and mean-color baselines (`{results_file}`):",
+                "",
+                Table(_as_numbers(rows), baselines=BASELINE_ROWS).markdown(),
+                "",
+            ]
     else:
-        lines += ["Not evaluated at export; `ganforge eval THIS_FOLDER --data SOURCE` scores it beside the baselines.", ""]
+        lines += [
+            "Not evaluated at export; `ganforge eval THIS_FOLDER --data SOURCE` scores it beside the baselines.",
+            "",
+        ]
     lines += [
         "## Recipe",
         "",
@@ -155,7 +178,9 @@ def is_ganforge_card(path: Path) -> bool:
     return isinstance(front, dict) and front.get("library_name") == LIBRARY
 
 
-def write_model_card(checkpoint: Checkpoint, licence: str, results: Results | None = None, results_file: str = "") -> Path | None:
+def write_model_card(
+    checkpoint: Checkpoint, licence: str, results: Results | None = None, results_file: str = ""
+) -> Path | None:
     """Write ``README.md`` beside the checkpoint; a README that is not a ganforge card is kept (``None`` returned)."""
     card = checkpoint.path.parent / CARD_FILE
     if card.exists() and not is_ganforge_card(card):

@@ -56,9 +56,13 @@ class Predictions:
         """What a report should say about how the predictions were matched."""
         notes = []
         if self.missing:
-            notes.append(f"{len(self.missing)} original(s) have no prediction and are left out: {listing(self.missing)}")
+            notes.append(
+                f"{len(self.missing)} original(s) have no prediction and are left out: {listing(self.missing)}"
+            )
         if self.resized:
-            notes.append(f"{self.resized} prediction(s) differ in size from their original and were resized to it (bicubic)")
+            notes.append(
+                f"{self.resized} prediction(s) differ in size from their original and were resized to it (bicubic)"
+            )
         if self.unmatched:
             notes.append(f"{self.unmatched} file(s) in the predictions folder match none of the evaluated originals")
         return notes
@@ -123,7 +127,9 @@ def read_prediction(path: Path, full_size: tuple[int, int], size: int) -> tuple[
 def load_predictions(folder: str | Path, images: EvalImages) -> Predictions:
     """The predictions in ``folder`` for ``images``, cropped as the originals were; a usage error when none match."""
     if images.truth is None:
-        raise UsageError(f"'{images.source}' holds no color photos to score predictions against; pass a source of color originals")
+        raise UsageError(
+            f"'{images.source}' holds no color photos to score predictions against; pass a source of color originals"
+        )
     folder = Path(folder).expanduser()
     files = prediction_files(folder)
     matched = match(images.names, files)
@@ -141,7 +147,9 @@ def load_predictions(folder: str | Path, images: EvalImages) -> Predictions:
         resized += was_resized
     missing = [images.names[i] for i, path in enumerate(matched) if path is None]
     if missing:
-        log.warning("%d original(s) of %s have no prediction in %s: %s", len(missing), images.source, folder, listing(missing))
+        log.warning(
+            "%d original(s) of %s have no prediction in %s: %s", len(missing), images.source, folder, listing(missing)
+        )
     used = {path for path in matched if path is not None}
     return Predictions(images.subset(kept), torch.stack(crops), kept, missing, resized, len(files) - len(used))
 

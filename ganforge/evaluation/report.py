@@ -74,11 +74,14 @@ class Table:
         for row, values in self.rows.items():
             css = ' class="baseline"' if row in self.baselines else ""
             cells = "".join(
-                f'<td{" class=best" if self.best(c) == row else ""}>{format_value(values.get(c, math.nan))}</td>' for c in columns
+                f"<td{' class=best' if self.best(c) == row else ''}>{format_value(values.get(c, math.nan))}</td>"
+                for c in columns
             )
             body.append(f"<tr{css}><th>{html.escape(row)}</th>{cells}</tr>")
         for row, reason in self.failed.items():
-            body.append(f'<tr class="failed"><th>{html.escape(row)}</th><td colspan="{len(columns)}">failed: {html.escape(reason)}</td></tr>')
+            body.append(
+                f'<tr class="failed"><th>{html.escape(row)}</th><td colspan="{len(columns)}">failed: {html.escape(reason)}</td></tr>'
+            )
         return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -142,13 +145,17 @@ def write_report(out_dir: Path, title: str, context: dict[str, str], sections: l
             for caption, path in section.images
         ]
         if figures:
-            html_parts.append(f'<div class="curves">{"".join(figures)}</div>' if section.image_row else "".join(figures))
+            html_parts.append(
+                f'<div class="curves">{"".join(figures)}</div>' if section.image_row else "".join(figures)
+            )
         md_parts += [f"![{caption}]({path})" for caption, path in section.images]
         if section.images:
             md_parts.append("")
     page = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style><script>{MISSING_IMAGE_SCRIPT}</script></head>\n<body>\n" + "\n".join(html_parts) + "\n</body></html>\n"
+        f"<style>{STYLE}</style><script>{MISSING_IMAGE_SCRIPT}</script></head>\n<body>\n"
+        + "\n".join(html_parts)
+        + "\n</body></html>\n"
     )
     write_text(out_dir / "report.html", page)
     write_text(out_dir / "report.md", "\n".join(md_parts).rstrip() + "\n")

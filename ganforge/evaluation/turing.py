@@ -90,29 +90,50 @@ def build_test(
         side = rng.choice(SIDES)
         page_trials.append({"real": real, "fake": fake, "real_side": side})
         key_trials.append({"model": model.label, "image": images.names[index], "real_side": side})
-    key = {"data": images.source, "size": images.size, "seconds": seconds, "seed": seed, "models": [m.label for m in models], "trials": key_trials}
+    key = {
+        "data": images.source,
+        "size": images.size,
+        "seconds": seconds,
+        "seed": seed,
+        "models": [m.label for m in models],
+        "trials": key_trials,
+    }
     key["page_id"] = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     page = {"page_id": key["page_id"], "seconds": seconds, "images": pictures, "trials": page_trials}
     return page, key
 
 
 def write_test(
-    inputs: list[str], data: str, out_dir: Path, *, size: int = 256, count: int | None = 40, seconds: float = 1.0,
-    seed: int = 0, upscale: bool = False, overwrite: bool = False,
+    inputs: list[str],
+    data: str,
+    out_dir: Path,
+    *,
+    size: int = 256,
+    count: int | None = 40,
+    seconds: float = 1.0,
+    seed: int = 0,
+    upscale: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """What ``ganforge turing MODELS... --data SOURCE -o DIR`` does; returns the page's path.
 
     An earlier test's key is kept unless ``overwrite``: the answers it collected could not be scored without it.
     """
     if not inputs:
-        raise UsageError("name at least one checkpoint ('default', a .safetensors file, a Hub id) or folder of colorizations")
+        raise UsageError(
+            "name at least one checkpoint ('default', a .safetensors file, a Hub id) or folder of colorizations"
+        )
     check_new_output(out_dir / KEY_FILE, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = load_eval_images(data, size=size, count=count, upscale=upscale)
     if images.truth is None:
-        raise UsageError(f"'{data}' holds no color photos; the test needs the real color photo beside each colorization")
+        raise UsageError(
+            f"'{data}' holds no color photos; the test needs the real color photo beside each colorization"
+        )
     page, key = build_test(colorizations(inputs, images), images, seconds=seconds, seed=seed)
-    html = PAGE_TEMPLATE.read_text(encoding="utf-8").replace("__TURING_DATA__", json.dumps(page).replace("<", "\\u003c"))
+    html = PAGE_TEMPLATE.read_text(encoding="utf-8").replace(
+        "__TURING_DATA__", json.dumps(page).replace("<", "\\u003c")
+    )
     write_text(out_dir / KEY_FILE, json.dumps(key, indent=1) + "\n")
     write_text(out_dir / PAGE_FILE, html)
     return out_dir / PAGE_FILE
@@ -132,15 +153,24 @@ def read_answers(path: Path, key: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(answers, dict) or not isinstance(answers.get("answers"), list):
         raise UsageError(f"answers file '{path}' has no list of answers; pass the file the test page downloaded")
     if answers.get("page_id") != key["page_id"]:
-        raise UsageError(f"answers file '{path}' was made on another test page than the one whose key is here; score it with that page's folder")
+        raise UsageError(
+            f"answers file '{path}' was made on another test page than the one whose key is here; score it with that page's folder"
+        )
     seen: set[int] = set()
     for answer in answers["answers"]:
-        trial, chosen = answer.get("trial") if isinstance(answer, dict) else None, answer.get("chosen") if isinstance(answer, dict) else None
+        trial, chosen = (
+            answer.get("trial") if isinstance(answer, dict) else None,
+            answer.get("chosen") if isinstance(answer, dict) else None,
+        )
         is_index = isinstance(trial, int) and not isinstance(trial, bool)  # JSON true is no trial number
         if not (is_index and 0 <= trial < len(key["trials"]) and chosen in SIDES):
-            raise UsageError(f"answers file '{path}' holds a malformed answer {str(answer)[:80]}; pass the file the test page downloaded")
+            raise UsageError(
+                f"answers file '{path}' holds a malformed answer {str(answer)[:80]}; pass the file the test page downloaded"
+            )
         if trial in seen:
-            raise UsageError(f"answers file '{path}' answers trial {trial} more than once; the test page records one answer per trial")
+            raise UsageError(
+                f"answers file '{path}' answers trial {trial} more than once; the test page records one answer per trial"
+            )
         seen.add(trial)
     return answers["answers"]
 
@@ -149,10 +179,14 @@ def score_answers(out_dir: Path, answer_files: list[Path]) -> dict[str, dict[str
     """Fooling rate per model over every participant's answers; also written to ``DIR/scores.json``."""
     key_path = out_dir / KEY_FILE
     if not key_path.is_file():
-        raise UsageError(f"'{key_path}' does not exist; -o must be the folder 'ganforge turing' wrote the test page into")
+        raise UsageError(
+            f"'{key_path}' does not exist; -o must be the folder 'ganforge turing' wrote the test page into"
+        )
     key = read_user_json(key_path, "test key", "-o must be the folder 'ganforge turing' wrote the test page into")
     if not _is_key(key):
-        raise UsageError(f"'{key_path}' is not a test key 'ganforge turing' wrote; -o must be the folder it wrote the test page into")
+        raise UsageError(
+            f"'{key_path}' is not a test key 'ganforge turing' wrote; -o must be the folder it wrote the test page into"
+        )
     counts = {model: [0, 0] for model in key["models"]}  # fooled, judged
     answer_files = _distinct_files(answer_files)
     for path in answer_files:
@@ -166,7 +200,13 @@ def score_answers(out_dir: Path, answer_files: list[Path]) -> dict[str, dict[str
     for model, (fooled, judged) in counts.items():
         low, high = wilson_interval(fooled, judged) if judged else (None, None)
         rate = fooled / judged if judged else None
-        scores[model] = {"judgements": judged, "fooled": fooled, "fooling_rate": rate, "ci95_low": low, "ci95_high": high}
+        scores[model] = {
+            "judgements": judged,
+            "fooled": fooled,
+            "fooling_rate": rate,
+            "ci95_low": low,
+            "ci95_high": high,
+        }
     summary = {"page_id": key["page_id"], "participants": len(answer_files), "scores": scores}
     write_text(out_dir / SCORES_FILE, json.dumps(summary, indent=2) + "\n")
     return scores
@@ -174,9 +214,16 @@ def score_answers(out_dir: Path, answer_files: list[Path]) -> dict[str, dict[str
 
 def _is_key(key: Any) -> bool:
     """Whether ``key`` has the shape of the key.json :func:`write_test` writes."""
-    if not (isinstance(key, dict) and isinstance(key.get("models"), list) and isinstance(key.get("trials"), list) and "page_id" in key):
+    if not (
+        isinstance(key, dict)
+        and isinstance(key.get("models"), list)
+        and isinstance(key.get("trials"), list)
+        and "page_id" in key
+    ):
         return False
-    return all(isinstance(t, dict) and t.get("model") in key["models"] and t.get("real_side") in SIDES for t in key["trials"])
+    return all(
+        isinstance(t, dict) and t.get("model") in key["models"] and t.get("real_side") in SIDES for t in key["trials"]
+    )
 
 
 def _distinct_files(paths: list[Path]) -> list[Path]:
@@ -197,6 +244,8 @@ def scores_table(scores: dict[str, dict[str, Any]]) -> str:
     """A Markdown table: judgements, fooled, and the fooling rate with its 95 % interval, per model."""
     lines = ["| | judgements | fooled | fooling rate (95 % CI) |", "|---|---:|---:|---:|"]
     for model, s in scores.items():
-        rate = "—" if s["fooling_rate"] is None else f"{s['fooling_rate']:.0%} ({s['ci95_low']:.0%}-{s['ci95_high']:.0%})"
+        rate = (
+            "—" if s["fooling_rate"] is None else f"{s['fooling_rate']:.0%} ({s['ci95_low']:.0%}-{s['ci95_high']:.0%})"
+        )
         lines.append(f"| {model} | {s['judgements']} | {s['fooled']} | {rate} |")
     return "\n".join(lines)

@@ -101,7 +101,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint; every way it can be wrong is a one-line :class:`CheckpointError`."""
     path = Path(path)
     if path.is_dir():
-        raise CheckpointError(f"checkpoint '{path}' is a folder; name the .safetensors file in it (e.g. '{path / 'model.safetensors'}')")
+        raise CheckpointError(
+            f"checkpoint '{path}' is a folder; name the .safetensors file in it (e.g. '{path / 'model.safetensors'}')"
+        )
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
     try:

@@ -48,7 +48,11 @@ def working_sizes(size: WorkingSize) -> list[int | None]:
         return [None]
     if isinstance(size, numbers.Integral):
         return [int(size)]
-    if not isinstance(size, Sequence) or isinstance(size, str) or not all(isinstance(one, numbers.Integral) for one in size):
+    if (
+        not isinstance(size, Sequence)
+        or isinstance(size, str)
+        or not all(isinstance(one, numbers.Integral) for one in size)
+    ):
         raise TypeError(f"size must be an integer or a sequence of integers, got {size!r}")
     sizes = [int(one) for one in size]
     if not sizes:
@@ -64,7 +68,12 @@ class Colorizer:
     """
 
     def __init__(
-        self, generator: nn.Module, color_space: ColorSpace, recipe: Recipe, *, mean_chroma: tuple[float, float] | None = None
+        self,
+        generator: nn.Module,
+        color_space: ColorSpace,
+        recipe: Recipe,
+        *,
+        mean_chroma: tuple[float, float] | None = None,
     ) -> None:
         self.generator = generator.eval()
         self.color_space = color_space
@@ -134,7 +143,9 @@ class Colorizer:
         """Move the model, e.g. ``to("cuda", torch.bfloat16)``; color math stays in float32."""
         if self.backend == "onnxruntime":
             if (device is not None and torch.device(device).type != "cpu") or dtype not in (None, torch.float32):
-                raise UsageError("the ONNX Runtime backend runs on the CPU in float32; load the .safetensors checkpoint for other devices")
+                raise UsageError(
+                    "the ONNX Runtime backend runs on the CPU in float32; load the .safetensors checkpoint for other devices"
+                )
             return self
         self.generator.to(device=device, dtype=dtype)
         return self
@@ -251,14 +262,22 @@ class Colorizer:
         size = size or self.recipe.data.size
         height, width = gray.shape[-2:]
         shape = working_shape(height, width, size)
-        small = gray if shape == (height, width) else F.interpolate(gray, size=shape, mode="area" if size < min(height, width) else "bilinear")
+        small = (
+            gray
+            if shape == (height, width)
+            else F.interpolate(gray, size=shape, mode="area" if size < min(height, width) else "bilinear")
+        )
         return self.color_space.encode_gray(small.clamp(0, 1)).to(self.dtype)
 
     def _predict(self, gray_input: torch.Tensor, noise: torch.Tensor | None) -> Prediction:
         with torch.inference_mode():
-            return Prediction.wrap(self.generator(gray_input, noise) if noise is not None else self.generator(gray_input))
+            return Prediction.wrap(
+                self.generator(gray_input, noise) if noise is not None else self.generator(gray_input)
+            )
 
-    def predict_rgb(self, gray: torch.Tensor, noise: torch.Tensor | None = None, size: int | None = None) -> torch.Tensor:
+    def predict_rgb(
+        self, gray: torch.Tensor, noise: torch.Tensor | None = None, size: int | None = None
+    ) -> torch.Tensor:
         """The model's colorization ``(B, 3, h, w)`` at its working resolution, whatever its color space."""
         return self._rgb_at(self._working(gray, size), noise)
 
@@ -282,10 +301,14 @@ class Colorizer:
         results = [self._working_chroma_at(gray, noise, one) for one in working_sizes(size)]
         ab, gray_small = max(results, key=lambda result: result[0].shape[-2] * result[0].shape[-1])
         if len(results) > 1:
-            ab = torch.stack([F.interpolate(a, size=ab.shape[-2:], mode="bilinear", align_corners=False) for a, _ in results]).mean(0)
+            ab = torch.stack(
+                [F.interpolate(a, size=ab.shape[-2:], mode="bilinear", align_corners=False) for a, _ in results]
+            ).mean(0)
         return ab, gray_small
 
-    def _working_chroma_at(self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _working_chroma_at(
+        self, gray: torch.Tensor, noise: torch.Tensor | None, size: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         gray_input = self._working(gray, size)
         ab = rgb_to_lab(self._rgb_at(gray_input, noise))[:, 1:]
         return ab, self.color_space.decode_gray(gray_input.float())
@@ -306,7 +329,9 @@ class Colorizer:
             near = (ab - ab.mean(0)).pow(2).sum(2, keepdim=True) <= CONFIDENCE_RADIUS**2
             confidence = near.float().mean(0)
         elif self.backend == "onnxruntime":
-            raise UsageError("on the ONNX Runtime backend only noise models give a confidence; load the .safetensors checkpoint")
+            raise UsageError(
+                "on the ONNX Runtime backend only noise models give a confidence; load the .safetensors checkpoint"
+            )
         else:
             raise UsageError(
                 "this model gives no confidence: it neither classifies colors (generator 'zhang') nor takes noise"
@@ -314,7 +339,9 @@ class Colorizer:
         return F.interpolate(confidence.float(), size=gray.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
 
     @staticmethod
-    def _output(rgb: torch.Tensor, like: Image.Image | np.ndarray | torch.Tensor) -> Image.Image | np.ndarray | torch.Tensor:
+    def _output(
+        rgb: torch.Tensor, like: Image.Image | np.ndarray | torch.Tensor
+    ) -> Image.Image | np.ndarray | torch.Tensor:
         if isinstance(like, Image.Image):
             return to_pil(rgb[0])
         if isinstance(like, np.ndarray):
@@ -394,7 +421,9 @@ def resolve_checkpoint(path_or_repo: str | Path) -> Path:
     or ``owner/name`` on the Hugging Face Hub (its ``model.safetensors``; cached, works offline)."""
     if str(path_or_repo) == DEFAULT and not Path(DEFAULT).exists():
         if not DEFAULT_MODEL.is_file():
-            raise UsageError(f"the default model is missing from this installation ({DEFAULT_MODEL}); reinstall ganforge")
+            raise UsageError(
+                f"the default model is missing from this installation ({DEFAULT_MODEL}); reinstall ganforge"
+            )
         return DEFAULT_MODEL
     path = Path(path_or_repo)
     if path.is_dir():
@@ -421,7 +450,9 @@ def model_in_folder(folder: Path) -> Path:
     if len(found) == 1:
         return found[0]
     listed = ", ".join(p.name for p in found) if found else "none"
-    raise UsageError(f"folder '{folder}' holds no {HUB_FILENAME} (.safetensors files: {listed}); name the checkpoint file itself")
+    raise UsageError(
+        f"folder '{folder}' holds no {HUB_FILENAME} (.safetensors files: {listed}); name the checkpoint file itself"
+    )
 
 
 def load(path_or_repo: str | Path = DEFAULT, backend: str | None = None) -> Colorizer:

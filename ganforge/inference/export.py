@@ -49,7 +49,9 @@ def export_for_inference(
     again; loading casts them back to the model's dtype.
     """
     if Path(target).resolve() == Path(source).resolve():
-        raise CheckpointError(f"exporting '{source}' onto itself would replace the training checkpoint; pass another -o")
+        raise CheckpointError(
+            f"exporting '{source}' onto itself would replace the training checkpoint; pass another -o"
+        )
     checkpoint = read_checkpoint(source)
     metadata = {k: v for k, v in checkpoint.metadata.items() if k not in RESERVED_METADATA}
     metadata["exported_from"] = Path(source).name
@@ -62,7 +64,9 @@ def export_for_inference(
 
         generator = recipe.generator
         with torch.device("meta"):  # only its attributes are read: no memory for a recipe's huge network
-            model = build_generator(recipe, build_color_space(recipe))  # the recipe may leave the options at their defaults
+            model = build_generator(
+                recipe, build_color_space(recipe)
+            )  # the recipe may leave the options at their defaults
         trained_temperature = getattr(model, "temperature", None)
         for name, value in options.items():
             if not isinstance(generator, dict) or not hasattr(model, name):
@@ -127,7 +131,11 @@ def export_onnx(
     size = static_size or colorizer.recipe.data.size
     example = (torch.zeros(1, 1, size, size),) + ((torch.zeros(1, colorizer.noise_dim),) if noise else ())
     names = ["gray", "noise"][: len(example)]
-    dynamic = None if static_size else {"gray": {0: "batch", 2: "height", 3: "width"}, "target": {0: "batch", 2: "height", 3: "width"}}
+    dynamic = (
+        None
+        if static_size
+        else {"gray": {0: "batch", 2: "height", 3: "width"}, "target": {0: "batch", 2: "height", 3: "width"}}
+    )
     if dynamic and noise:
         dynamic["noise"] = {0: "batch"}
     wrapped = _ExportedGenerator(generator, noise).eval()

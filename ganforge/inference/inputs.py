@@ -13,4 +13,6 @@ def check_inputs(inputs: list[Path]) -> None:
         if not item.exists():
             raise UsageError(f"input '{item}' does not exist")
         if not (item.is_file() or item.is_dir()):
-            raise UsageError(f"input '{item}' is neither a regular file nor a folder (a device, pipe or socket); name picture or video files, or folders")
+            raise UsageError(
+                f"input '{item}' is neither a regular file nor a folder (a device, pipe or socket); name picture or video files, or folders"
+            )

@@ -55,7 +55,9 @@ class OnnxRuntimeGenerator(nn.Module):
             )
         feeds = {"gray": gray.detach().cpu().float().contiguous().numpy()}
         if self.noise_dim:
-            feeds["noise"] = (noise if noise is not None else torch.randn(gray.shape[0], self.noise_dim)).cpu().float().numpy()
+            feeds["noise"] = (
+                (noise if noise is not None else torch.randn(gray.shape[0], self.noise_dim)).cpu().float().numpy()
+            )
         (target,) = self.session.run(["target"], feeds)
         return Prediction(torch.from_numpy(np.ascontiguousarray(target)).to(gray.device))
 
@@ -68,14 +70,20 @@ def load_onnx(path: str | Path) -> tuple[OnnxRuntimeGenerator, Any, dict[str, st
         raise UsageError(f"ONNX model '{path}' does not exist")
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # --threads applies to both backends
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads would spin, starving torch's color math
+    options.add_session_config_entry(
+        "session.intra_op.allow_spinning", "0"
+    )  # idle threads would spin, starving torch's color math
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for unreadable models
-        raise CheckpointError(f"'{path}' is not a readable ONNX model ({str(exc).strip().splitlines()[0][:200]})") from None
+        raise CheckpointError(
+            f"'{path}' is not a readable ONNX model ({str(exc).strip().splitlines()[0][:200]})"
+        ) from None
     metadata = dict(session.get_modelmeta().custom_metadata_map)
     if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"'{path}' is an ONNX model ganforge did not export (no ganforge metadata); export one with ganforge export --format onnx")
+        raise CheckpointError(
+            f"'{path}' is an ONNX model ganforge did not export (no ganforge metadata); export one with ganforge export --format onnx"
+        )
     inputs, outputs = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
     if inputs[:1] != ["gray"] or outputs[:1] != ["target"] or len(session.get_inputs()[0].shape) != 4:
         raise CheckpointError(

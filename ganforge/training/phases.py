@@ -147,7 +147,9 @@ def _check_unconditional(
 
 def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot], latent_dim: int = 0) -> list[Phase]:
     if not recipe.phases:
-        raise RecipeError("recipe key 'phases' is empty; add at least one phase, e.g. {name: train, steps: 1000, losses: {l1: 1.0}}")
+        raise RecipeError(
+            "recipe key 'phases' is empty; add at least one phase, e.g. {name: train, steps: 1000, losses: {l1: 1.0}}"
+        )
     steps = scale_steps([p.steps for p in recipe.phases], recipe.train.max_steps)
     phases, start = [], 0
     for i, (config, count) in enumerate(zip(recipe.phases, steps)):
@@ -159,7 +161,9 @@ def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot], latent_di
         unknown = [n for n in config.train if n != GENERATOR and n not in adversaries]
         if unknown:
             known = ", ".join([GENERATOR, *adversaries])
-            raise RecipeError(f"recipe key '{key}.train' names {', '.join(map(repr, unknown))}; known networks: {known}")
+            raise RecipeError(
+                f"recipe key '{key}.train' names {', '.join(map(repr, unknown))}; known networks: {known}"
+            )
         losses = [_build_loss(name, value, f"{key}.losses.{name}") for name, value in config.losses.items()]
         generator_losses = [w for w in losses if isinstance(w.loss, GeneratorLoss)]
         adversarial = [w for w in losses if isinstance(w.loss, AdversarialLoss)]
@@ -175,20 +179,31 @@ def plan_phases(recipe: Recipe, adversaries: dict[str, AdversarySlot], latent_di
                 "(e.g. nonsaturating, lsgan, hinge)"
             )
         if GENERATOR in config.train and not losses:
-            raise RecipeError(f"recipe key '{key}.losses' is empty: phase '{config.name}' gives the generator nothing to learn")
+            raise RecipeError(
+                f"recipe key '{key}.losses' is empty: phase '{config.name}' gives the generator nothing to learn"
+            )
         if config.mode not in PHASE_MODES:
             raise RecipeError(f"recipe key '{key}.mode' must be one of {', '.join(PHASE_MODES)}, got {config.mode!r}")
         if config.mode == "unconditional":
             _check_unconditional(config.name, key, generator_losses, adversarial, latent_dim)
         if config.lr_decay not in LR_DECAYS:
-            raise RecipeError(f"recipe key '{key}.lr_decay' must be one of {', '.join(LR_DECAYS)}, got {config.lr_decay!r}")
+            raise RecipeError(
+                f"recipe key '{key}.lr_decay' must be one of {', '.join(LR_DECAYS)}, got {config.lr_decay!r}"
+            )
         for prefix, scale in config.lr_scale.items():
             if scale < 0:
                 raise RecipeError(f"recipe key '{key}.lr_scale.{prefix}' must be 0 (frozen) or more, got {scale}")
         phases.append(
             Phase(
-                config.name, start, count, config.mode, list(config.train), generator_losses, adversarial,
-                dict(config.lr_scale), config.lr_decay,
+                config.name,
+                start,
+                count,
+                config.mode,
+                list(config.train),
+                generator_losses,
+                adversarial,
+                dict(config.lr_scale),
+                config.lr_decay,
             )
         )
         start += count

@@ -42,7 +42,9 @@ def sample_grid(columns: dict[str, torch.Tensor], pad: int = 2, row_labels: list
     margin = 0
     if row_labels:
         margin = 4 + int(max(measure.textlength(line) for label in row_labels for line in label.splitlines()))
-    grid = Image.new("RGB", (margin + len(batches) * (width + pad) + pad, label_height + count * (height + pad) + pad), "white")
+    grid = Image.new(
+        "RGB", (margin + len(batches) * (width + pad) + pad, label_height + count * (height + pad) + pad), "white"
+    )
     draw = ImageDraw.Draw(grid)
     for row, label in enumerate(row_labels or []):
         draw.multiline_text((2, label_height + pad + row * (height + pad) + 2), label, fill="black", spacing=1)

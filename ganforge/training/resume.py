@@ -39,7 +39,9 @@ def check_saved_networks(state: Path, networks: dict[str, nn.Module], recipe_fil
             with safe_open(str(path), framework="pt") as saved:
                 shapes = {key: tuple(saved.get_slice(key).get_shape()) for key in saved.keys()}  # noqa: SIM118
         except (SafetensorError, OSError) as exc:
-            raise UsageError(f"cannot resume from '{state}': {path.name} is not readable ({first_line(exc)}); {DELETE_ADVICE}") from None
+            raise UsageError(
+                f"cannot resume from '{state}': {path.name} is not readable ({first_line(exc)}); {DELETE_ADVICE}"
+            ) from None
         expected = module_shapes(network)
         missing, unexpected, misshapen = shape_differences(shapes, expected)
         differences = sorted(missing + unexpected) or misshapen
@@ -104,4 +106,3 @@ def _foreign(state: Path, path: Path) -> str:
         f"cannot resume from '{state}': {path.name} is not a tensors-only file as ganforge writes them (it is "
         f"damaged, or holds objects ganforge will not unpickle); {DELETE_ADVICE}"
     )
-

@@ -114,7 +114,9 @@ def _check_training_options(recipe: Recipe) -> None:
     if data.num_workers < 0:
         raise RecipeError(f"recipe key 'data.num_workers' must be 0 or more, got {data.num_workers}")
     if len(data.crop_scale) != 2 or not 0.0 < data.crop_scale[0] <= data.crop_scale[1] <= 1.0:
-        raise RecipeError(f"recipe key 'data.crop_scale' must be [low, high] with 0 < low <= high <= 1, got {data.crop_scale}")
+        raise RecipeError(
+            f"recipe key 'data.crop_scale' must be [low, high] with 0 < low <= high <= 1, got {data.crop_scale}"
+        )
     if data.gray_augment.enabled:
         problems = check_gray_augment(data.gray_augment)
         if problems:
@@ -123,10 +125,14 @@ def _check_training_options(recipe: Recipe) -> None:
         if not (math.isfinite(value) and value >= 0):
             raise RecipeError(f"recipe key '{key}' must be a finite learning rate of 0 or more, got {value}")
     if len(train.betas) != 2 or not all(0.0 <= beta < 1.0 for beta in train.betas):
-        raise RecipeError(f"recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got {list(train.betas)}")
+        raise RecipeError(
+            f"recipe key 'train.betas' must be two Adam coefficients in [0, 1), e.g. [0.5, 0.999]; got {list(train.betas)}"
+        )
     if train.mixed_precision not in MIXED_PRECISION:
         choices = ", ".join(m for m in MIXED_PRECISION if m)
-        raise RecipeError(f"recipe key 'train.mixed_precision' must be one of {choices} (or left unset), got '{train.mixed_precision}'")
+        raise RecipeError(
+            f"recipe key 'train.mixed_precision' must be one of {choices} (or left unset), got '{train.mixed_precision}'"
+        )
     if not 0.0 <= train.ema < 1.0:
         raise RecipeError(f"recipe key 'train.ema' must be in [0, 1) (0 disables the average), got {train.ema}")
 
@@ -245,7 +251,9 @@ class Trainer:
             self.train_source = hub_stream(recipe.data.train, "data.train")
             val = recipe.data.val or recipe.data.train
             is_hub = isinstance(val, str) and val.startswith("hub:")
-            self.val_source = stream_head(val, "data.val", recipe.data.val_images) if is_hub else open_source(val, "data.val")
+            self.val_source = (
+                stream_head(val, "data.val", recipe.data.val_images) if is_hub else open_source(val, "data.val")
+            )
         else:
             self.train_source = open_source(recipe.data.train, "data.train")
             self.val_source = open_source(recipe.data.val, "data.val") if recipe.data.val else self.train_source
@@ -267,7 +275,9 @@ class Trainer:
         self.optimizers = dict(zip([GENERATOR, *self.adversaries], optimizers))
         for slot, network in zip(self.adversaries.values(), networks[1:]):
             slot.network = network
-        self.ema = ExponentialMovingAverage(self._unwrapped_generator, recipe.train.ema) if recipe.train.ema > 0 else None
+        self.ema = (
+            ExponentialMovingAverage(self._unwrapped_generator, recipe.train.ema) if recipe.train.ema > 0 else None
+        )
         self._lock: FileLock | None = None
         try:
             self._start(resume)
@@ -535,7 +545,9 @@ class Trainer:
         if self.step % train.log_every == 0 or self.step == phase.end:
             self.accelerator.log({**self._mean_over_processes(logs), "phase": phase.name}, step=self.step)
         progress.update(1)
-        progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss/")}, refresh=False)
+        progress.set_postfix(
+            {k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss/")}, refresh=False
+        )
         get_plugin_manager().hook.ganforge_after_step(trainer=self, step=self.step, logs=logs)
         if self.step % train.sample_every == 0:
             self.write_samples()
@@ -597,7 +609,9 @@ class Trainer:
         accelerator.wait_for_everyone()
         try:
             accelerator.save_state(str(tmp))  # every process writes its own RNG state
-        except BaseException as exc:  # a full disk, say: the previous state stays the last one, with no half-written one
+        except (
+            BaseException
+        ) as exc:  # a full disk, say: the previous state stays the last one, with no half-written one
             if accelerator.is_main_process:
                 shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, Exception) and not isinstance(exc, OSError):  # torch's writer raises RuntimeError

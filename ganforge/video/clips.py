@@ -47,7 +47,9 @@ class Clip:
     def __add__(self, other: Clip) -> Clip:
         """The two shots one after the other, with a cut between them."""
         if self.frames.shape[-2:] != other.frames.shape[-2:]:
-            raise ValueError(f"clips of different sizes cannot be joined: {tuple(self.frames.shape[-2:])} and {tuple(other.frames.shape[-2:])}")
+            raise ValueError(
+                f"clips of different sizes cannot be joined: {tuple(self.frames.shape[-2:])} and {tuple(other.frames.shape[-2:])}"
+            )
         valid = other.valid.clone()
         valid[0] = False
         return Clip(torch.cat([self.frames, other.frames]), torch.cat([self.flow, other.flow]),
@@ -65,19 +67,25 @@ def _sample(photo: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     height, width = photo.shape[-2:]
     scale = torch.tensor([2 / (width - 1), 2 / (height - 1)])
     grid = points * scale - 1
-    return F.grid_sample(photo[None].expand(len(points), -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return F.grid_sample(
+        photo[None].expand(len(points), -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=True
+    )
 
 
 def _pixel_grid(size: tuple[int, int]) -> torch.Tensor:
     """``(h, w, 2)`` pixel coordinates (x, y) of a ``size`` = (width, height) frame."""
     width, height = size
-    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
+    y, x = torch.meshgrid(
+        torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij"
+    )
     return torch.stack([x, y], dim=-1)
 
 
 def _inside(points: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     width, height = size
-    return (points[..., 0] >= 0) & (points[..., 0] <= width - 1) & (points[..., 1] >= 0) & (points[..., 1] <= height - 1)
+    return (
+        (points[..., 0] >= 0) & (points[..., 0] <= width - 1) & (points[..., 1] >= 0) & (points[..., 1] <= height - 1)
+    )
 
 
 def _first_frame_invalid(valid: torch.Tensor) -> torch.Tensor:
@@ -168,7 +176,9 @@ def sample_clip(size: tuple[int, int] = (256, 160), frames_per_shot: int = 12) -
     ``astronaut.jpg``, the middle of ``chelsea.jpg`` crossing ``rocket.jpg``, a zoom into ``coffee.jpg``."""
     photos = {name: load_photo(SAMPLES / f"{name}.jpg") for name in ("astronaut", "chelsea", "rocket", "coffee")}
     shot_pan = pan(photos["astronaut"], size, frames_per_shot, (4.0, 1.5))
-    shot_object = moving_object(photos["rocket"], photos["chelsea"], size, frames_per_shot, (5.0, -1.0), radius=size[1] / 4)
+    shot_object = moving_object(
+        photos["rocket"], photos["chelsea"], size, frames_per_shot, (5.0, -1.0), radius=size[1] / 4
+    )
     shot_zoom = zoom(photos["coffee"], size, frames_per_shot, 0.97)
     clip = shot_pan + shot_object + shot_zoom
     clip.name = "samples"
@@ -178,7 +188,9 @@ def sample_clip(size: tuple[int, int] = (256, 160), frames_per_shot: int = 12) -
 def hue_flicker(frames: torch.Tensor, degrees: float, seed: int = 0) -> torch.Tensor:
     """``frames`` ``(T, 3, H, W)`` with each frame's chroma turned by its own random angle in +-``degrees``
     (lightness kept): flickering colors whose steady truth is known."""
-    angles = torch.from_numpy(np.random.default_rng(seed).uniform(-degrees, degrees, len(frames))).float() * math.pi / 180
+    angles = (
+        torch.from_numpy(np.random.default_rng(seed).uniform(-degrees, degrees, len(frames))).float() * math.pi / 180
+    )
     lab = rgb_to_lab(frames)
     cos, sin = angles.cos()[:, None, None], angles.sin()[:, None, None]
     turned = torch.stack([lab[:, 0], cos * lab[:, 1] - sin * lab[:, 2], sin * lab[:, 1] + cos * lab[:, 2]], dim=1)

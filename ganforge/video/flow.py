@@ -64,7 +64,9 @@ class Warp:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """``image`` ``(h, w)`` or ``(h, w, c)`` float32, warped."""
-        return self._cv2.remap(image, *self._maps, interpolation=self._cv2.INTER_LINEAR, borderMode=self._cv2.BORDER_REPLICATE)
+        return self._cv2.remap(
+            image, *self._maps, interpolation=self._cv2.INTER_LINEAR, borderMode=self._cv2.BORDER_REPLICATE
+        )
 
 
 def reliable(backward: np.ndarray, forward: np.ndarray, along: Warp | None = None) -> np.ndarray:

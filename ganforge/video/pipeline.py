@@ -212,7 +212,9 @@ def _transcode(source: Path, target: Path, recolor, batch_size: int, fast: bool)
     if corrupt:
         log.warning("%s: skipped %d corrupt packet(s)", source, corrupt)
     if lost:
-        log.warning("%s: the file ends early (damaged?): about %d frame(s) its duration promises were never read", source, lost)
+        log.warning(
+            "%s: the file ends early (damaged?): about %d frame(s) its duration promises were never read", source, lost
+        )
     return VideoReport(frames, corrupt, time.perf_counter() - started, float(rate), lost)
 
 

@@ -93,7 +93,9 @@ class MotionCompensatedSmoother(_Smoother):
     hue steadies, saturation stays.
     """
 
-    def __init__(self, weight: float, scene_cut: float = 0.12, motion: float = 0.15, flow: FlowEstimator | None = None) -> None:
+    def __init__(
+        self, weight: float, scene_cut: float = 0.12, motion: float = 0.15, flow: FlowEstimator | None = None
+    ) -> None:
         super().__init__(weight, scene_cut, motion)
         self.flow = flow or FlowEstimator()
 

@@ -4,7 +4,7 @@
                                                 [--out docs/confidence_calibration.png] [--fit]
 
 A pixel's confidence claims the chance that its true color lies within 15 ab
-units of the color shown (``ganforge.colorize.CONFIDENCE_RADIUS``). Over the
+units of the color shown (``ganforge.inference.colorizer.CONFIDENCE_RADIUS``). Over the
 pixels of held-out photographs (made gray, colorized, compared with the
 originals at the working resolution) this prints, per confidence decile, the
 mean claimed confidence beside the share of pixels that really are that close,

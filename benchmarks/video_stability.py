@@ -2,7 +2,7 @@
 
     python benchmarks/video_stability.py [--photos DIR] [--clips 6] [--threads 2]
 
-1. Clips (ganforge.clips) made from color photos (``--photos``, default Kodak24 in
+1. Clips (ganforge.video.clips) made from color photos (``--photos``, default Kodak24 in
    ../shared/data when it is there, else the bundled samples), each a pan, an object
    crossing a background and a zoom with cuts between them, plus the bundled sample clip.
    Each is written as a gray video, colorized by the trained default model through

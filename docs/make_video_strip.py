@@ -2,7 +2,7 @@
 
     python docs/make_video_strip.py [--checkpoint default] [--out docs/video_strip.png]
 
-The bundled sample clip (ganforge.clips.sample_clip: three shots made from the
+The bundled sample clip (ganforge.video.clips.sample_clip: three shots made from the
 sample photos, with known motion) is written as a gray video and colorized through
 ``ganforge colorize``'s video path three ways. Rows: the methods; columns: four
 frames of the shot where a cat crosses a rocket, then how much each pixel's color

@@ -1,4 +1,4 @@
-"""The standard colorization metrics as registered components (see ``ganforge.metrics`` for the math).
+"""The standard colorization metrics as registered components (see ``ganforge.evaluation.metrics`` for the math).
 
 Their names are what ``ganforge eval --metrics`` and the report columns use.
 """

@@ -134,7 +134,7 @@ def test_parameter_groups_come_in_the_same_order_in_every_process():
     import sys
 
     script = (
-        "import torch; from ganforge.phases import Phase, generator_parameter_groups\n"
+        "import torch; from ganforge.training.phases import Phase, generator_parameter_groups\n"
         "net = torch.nn.Sequential(*[torch.nn.Linear(1, 1) for _ in range(6)])\n"
         "phase = Phase('p', 0, 1, 'colorize', ['generator'], [], [], {str(i): 0.0 for i in range(6)})\n"
         "print([g['prefix'] for g in generator_parameter_groups(net, [phase])])"

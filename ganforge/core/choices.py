@@ -15,12 +15,12 @@ HUB_FILENAME = "model.safetensors"
 DECODING = ("temperature", "vividness")
 VIVIDNESS_RANGE = (-1.0, 2.0)
 
-# How a color photograph is made gray (ganforge.colormath.to_gray).
+# How a color photograph is made gray (ganforge.core.colormath.to_gray).
 GRAY_CONVERSIONS = ("lstar", "rec601", "rec709", "orthochromatic", "panchromatic")
 
-# How predicted colors reach full resolution (ganforge.upsample).
+# How predicted colors reach full resolution (ganforge.inference.upsample).
 UPSAMPLING = ("guided", "bilinear")
 
-# Where a video's previous chroma is looked up (ganforge.temporal), and its default weight.
+# Where a video's previous chroma is looked up (ganforge.video.temporal), and its default weight.
 STABILIZERS = ("motion", "still")
 SMOOTHING = 0.82

@@ -54,7 +54,7 @@ def ganforge_add_commands(subparsers: Any) -> None:
     the module must import nothing heavy; import torch and your components inside
     the command's function. Give each parser ``set_defaults(run=function)``; the
     function receives the parsed arguments and returns the exit code. Raise a
-    ``ganforge.errors.UsageError`` for bad input so the CLI prints it on one line and
+    ``ganforge.core.errors.UsageError`` for bad input so the CLI prints it on one line and
     exits with code 2.
     """
 

@@ -229,7 +229,7 @@ class ColorizationDataset(Dataset):
     to ``size``, and a random flip, drawn from (seed, position); images
     visited in a fresh permutation every epoch (a :class:`MixedSource` is sampled
     by weight instead); with ``gray_augment`` enabled the gray input is a
-    simulated black-and-white print (:mod:`ganforge.degrade`). ``train=False``: position is the
+    simulated black-and-white print (:mod:`ganforge.data.degrade`). ``train=False``: position is the
     image index, center crop.
     """
 

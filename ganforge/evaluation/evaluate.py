@@ -101,7 +101,7 @@ def parse_metric_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
 
 
 def metric_directions(names: list[str] | None) -> dict[str, Any]:
-    """How tables pick their best row, as :class:`~ganforge.report.Table` arguments: whether a higher value is
+    """How tables pick their best row, as :class:`~ganforge.evaluation.report.Table` arguments: whether a higher value is
     better, per metric, and the ideal value of those best at neither end."""
     chosen = select_metrics(names)
     return {

@@ -143,7 +143,7 @@ def warp_error(chroma: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Per-pixel chroma change along known motion, ``(T, H, W)`` (0 in frame 0).
 
     ``chroma`` ``(T, C, H, W)``; ``flow`` ``(T, 2, H, W)``: pixel ``p`` of frame ``t`` was at
-    ``p + flow[t](p)`` in frame ``t - 1`` (as :class:`ganforge.clips.Clip` carries it). The mean
+    ``p + flow[t](p)`` in frame ``t - 1`` (as :class:`ganforge.video.clips.Clip` carries it). The mean
     absolute channel difference between each pixel and the previous frame's chroma there
     (bilinear): flicker where things move, which :func:`flicker` cannot see. Average it over
     the pixels where the flow holds.

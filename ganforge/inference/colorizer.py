@@ -2,7 +2,7 @@
 
 The model runs at a working resolution (``size``, the short side; the recipe's
 training crop size by default). Its predicted chroma is then upsampled along
-the edges of the full-resolution lightness (:mod:`ganforge.upsample`) and
+the edges of the full-resolution lightness (:mod:`ganforge.inference.upsample`) and
 combined with that *original* lightness, so fine detail is never lost to the
 model's resolution and colors stop at edges.
 """

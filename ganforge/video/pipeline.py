@@ -4,7 +4,7 @@ Both work in the video's own Y'CbCr planes: the decoded luma plane goes to the
 encoder untouched (only the lossy re-encode changes it) and only the chroma
 planes (half resolution in 4:2:0) are replaced, so the full-resolution work per
 frame is a copy. Temporal stability: one noise vector for the whole video, and
-a moving average of the chroma along the motion (:mod:`ganforge.temporal`)
+a moving average of the chroma along the motion (:mod:`ganforge.video.temporal`)
 that restarts at scene cuts. Audio streams are copied without re-encoding.
 """
 

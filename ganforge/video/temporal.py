@@ -7,7 +7,7 @@ file). They differ in where a pixel's previous color is looked up:
 - ``still``: at the same place, and only where the luma did not change, so
   still regions stop flickering and moving ones get no help;
 - ``motion``: where the pixel was in the previous frame, found by optical flow
-  on the luma (:mod:`ganforge.flow`), so a pan, a zoom or a walking person is
+  on the luma (:mod:`ganforge.video.flow`), so a pan, a zoom or a walking person is
   steadied too; where the flow cannot be trusted (occlusions, disocclusions,
   a mismatch between the forward and the backward flow, a luma that does not
   match after warping) the new color is taken as it is.

@@ -167,7 +167,9 @@ def test_empty_folder_is_a_usage_error(tmp_path):
 
 def test_hub_dataset_offline_and_uncached_says_what_to_do(tmp_path):
     # In a fresh process: huggingface_hub reads HF_HUB_OFFLINE once, at import.
-    code = "from ganforge.data.sources import open_source; open_source('hub:someone/no-such-dataset:train', 'data.train')"
+    code = (
+        "from ganforge.data.sources import open_source; open_source('hub:someone/no-such-dataset:train', 'data.train')"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     message = result.stderr.strip().splitlines()[-1]

@@ -117,6 +117,7 @@ def init_pretrained(generator: nn.Module) -> dict[str, str]:
     """
     reports: dict[str, str] = {}
     for module in generator.modules():
-        if callable(getattr(type(module), "init_pretrained", None)):
-            reports.update(module.init_pretrained() or {})
+        init = getattr(module, "init_pretrained", None)
+        if callable(getattr(type(module), "init_pretrained", None)) and callable(init):
+            reports.update(init() or {})
     return reports

@@ -130,7 +130,7 @@ def _schema_type_at(path: list[str], source: str) -> Any:
             origin = typing.get_origin(tp)
         if tp is Any:
             return Any
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             hints = fields_of(tp)
             if part not in hints:
                 raise RecipeError(

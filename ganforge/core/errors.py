@@ -75,7 +75,7 @@ _OS_ERROR_ADVICE = {
 def describe_os_error(error: OSError) -> str:
     """One line for a failed file operation: what, where, and what to do."""
     where = f" '{error.filename}'" if error.filename else ""
-    advice = _OS_ERROR_ADVICE.get(error.errno)
+    advice = _OS_ERROR_ADVICE.get(error.errno) if error.errno is not None else None
     return f"{error.strerror or error}:{where}" + (f"; {advice}" if advice else "")
 
 

@@ -27,9 +27,9 @@ def open_image(source: str | Path | bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-            image.load()  # decode now: truncated files fail here, not later
-            image = ImageOps.exif_transpose(image)
+            opened = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            opened.load()  # decode now: truncated files fail here, not later
+            image = ImageOps.exif_transpose(opened)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise UnreadableImage(f"{type(exc).__name__}: {exc}") from None
     return normalise_mode(image)

@@ -66,7 +66,7 @@ def check_value(value: Any, tp: Any, key: str, source: str) -> None:
     if origin in (Union, types.UnionType):
         tp = next(a for a in typing.get_args(tp) if _matches(value, a))
         origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         check_mapping(value, tp, key, source)
     elif origin is list:
         for i, item in enumerate(value):

@@ -14,7 +14,7 @@ import json
 import numbers
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import numpy as np
 import torch
@@ -54,7 +54,7 @@ def working_sizes(size: WorkingSize) -> list[int | None]:
         or not all(isinstance(one, numbers.Integral) for one in size)
     ):
         raise TypeError(f"size must be an integer or a sequence of integers, got {size!r}")
-    sizes = [int(one) for one in size]
+    sizes: list[int | None] = [int(one) for one in size]
     if not sizes:
         raise ValueError("size: give at least one working size")
     return sizes
@@ -106,7 +106,7 @@ class Colorizer:
         """A colorizer whose generator runs on ONNX Runtime, from a model ``ganforge export --format onnx`` wrote."""
         generator, recipe, metadata = load_onnx(path)
         mean_chroma = tuple(json.loads(metadata[MEAN_CHROMA])) if MEAN_CHROMA in metadata else None
-        return cls(generator, build_color_space(recipe), recipe, mean_chroma=mean_chroma)  # type: ignore[arg-type]
+        return cls(generator, build_color_space(recipe), recipe, mean_chroma=mean_chroma)
 
     def __repr__(self) -> str:
         parameters = sum(p.numel() for p in self.generator.parameters())
@@ -170,17 +170,26 @@ class Colorizer:
         """``torch.compile`` the generator (the first call then takes a while; later ones run faster)."""
         if self.backend == "onnxruntime":
             raise UsageError("compile() is for the PyTorch backend; ONNX Runtime optimises the graph itself")
-        self.generator = torch.compile(self.generator, **options)
+        self.generator = cast(nn.Module, torch.compile(self.generator, **options))
         return self
 
     # ------------------------------------------------------------------ public
 
     @overload
-    def __call__(self, images: Image.Image, **options: object) -> Image.Image: ...
+    def __call__(
+        self, images: Image.Image, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
+        vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
+    ) -> Image.Image: ...  # fmt: skip
     @overload
-    def __call__(self, images: np.ndarray, **options: object) -> np.ndarray: ...
+    def __call__(
+        self, images: np.ndarray, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
+        vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
+    ) -> np.ndarray: ...  # fmt: skip
     @overload
-    def __call__(self, images: torch.Tensor, **options: object) -> torch.Tensor: ...
+    def __call__(
+        self, images: torch.Tensor, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
+        vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
+    ) -> torch.Tensor: ...  # fmt: skip
 
     def __call__(
         self,
@@ -192,7 +201,7 @@ class Colorizer:
         size: WorkingSize = None,
         desaturate_below: float | None = None,
         upsample: str = "guided",
-    ) -> Image.Image | torch.Tensor:
+    ) -> Image.Image | np.ndarray | torch.Tensor:
         """Colorize a PIL image, a numpy array (``(H, W)`` or ``(H, W, 3)``, uint8 or float in [0, 1]) or a
         ``(B, 1 or 3, H, W)`` tensor batch in [0, 1]; the result is of the same kind (3 channels, same size).
 
@@ -214,7 +223,7 @@ class Colorizer:
                 chroma = chroma * (self._confidence(gray, size) / desaturate_below).clamp(max=1.0)
         return self._output(gray_with_chroma(gray, chroma), images)
 
-    def sample(self, images: Image.Image | torch.Tensor, n: int, *, seed: int = 0, **options: object) -> list:
+    def sample(self, images: Image.Image | torch.Tensor, n: int, *, seed: int = 0, **options: Any) -> list:
         """``n`` colorizations with different noise (noise models only; seeded, so repeatable)."""
         if not self.noise_dim:
             raise UsageError("this model takes no noise, so all its samples would be the same; use a noise recipe")
@@ -321,7 +330,7 @@ class Colorizer:
         gray_input = self._working(gray, size)
         logits = self._predict(gray_input, None).logits
         if logits is not None and hasattr(self.generator, "confidence"):
-            confidence = self.generator.confidence(logits, CONFIDENCE_RADIUS)
+            confidence = getattr(self.generator, "confidence")(logits, CONFIDENCE_RADIUS)  # noqa: B009 - a classifier's method
         elif self.noise_dim:
             generator = torch.Generator().manual_seed(0)
             noises = torch.randn(CONFIDENCE_SAMPLES, gray.shape[0], self.noise_dim, generator=generator)
@@ -359,7 +368,7 @@ class Colorizer:
             return
         if self.backend == "onnxruntime":
             for name, value in requested.items():
-                fixed = self.generator.fixed_decoding.get(name)
+                fixed = getattr(self.generator, "fixed_decoding").get(name)  # noqa: B009 - the ONNX runtime generator's
                 if fixed is None or abs(value - fixed) > 1e-9:
                     raise UsageError(
                         f"an ONNX model decodes at the {name} it was exported with ({fixed}); export it again with "

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from held_out import add_held_out_options
 
 import ganforge
 from ganforge.core.colormath import to_gray
@@ -33,8 +34,6 @@ from ganforge.evaluation.evaluate import GRAY, MEAN_COLOR, MODEL, baseline_chrom
 from ganforge.evaluation.report import Table
 from ganforge.training.plots import sample_grid, save_image
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DATA = [f"imagefolder:{SHARED / name}" for name in ("photos/val", "bsds500/val", "kodak24")]
 METRICS = ["auc", "auc_rebalanced", "psnr", "colorfulness_ratio", "color_cast_b"]
 STRIP_PHOTOS = 3  # per data source
 STRIP_SIZE = 160  # px: the strip is for looking, not measuring
@@ -136,15 +135,7 @@ def strip(colorizer: ganforge.Colorizer, sources: list[EvalImages], vividness: l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", nargs="?", default="default")
-    parser.add_argument(
-        "--data",
-        nargs="+",
-        default=DATA,
-        metavar="SOURCE",
-        help="held-out color photographs (default: the three evaluation sets)",
-    )
-    parser.add_argument("--images", type=int, default=300, help="at most this many per source")
+    add_held_out_options(parser)
     parser.add_argument("--vividness", type=float, nargs="+", default=[-0.5, 0.0, 0.25, 0.5, 0.75])
     parser.add_argument("--temperature", type=float, nargs="+", default=[0.2, 0.3, 1.0], help="tried at vividness 0")
     parser.add_argument(

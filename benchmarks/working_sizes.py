@@ -12,17 +12,15 @@ the single size. Speed: ``benchmarks/inference.py --sizes-only``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
+from held_out import add_held_out_options
 
 import ganforge
 from ganforge.data.crops import load_eval_images
 from ganforge.evaluation.evaluate import MODEL, metric_directions, score_prediction
 from ganforge.evaluation.report import Table
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DATA = [f"imagefolder:{SHARED / name}" for name in ("photos/val", "bsds500/val", "kodak24")]
 METRICS = ["auc", "auc_rebalanced", "psnr", "colorfulness_ratio", "color_cast_b"]
 
 
@@ -32,15 +30,7 @@ def sizes(text: str) -> tuple[int, ...]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", nargs="?", default="default")
-    parser.add_argument(
-        "--data",
-        nargs="+",
-        default=DATA,
-        metavar="SOURCE",
-        help="held-out color photographs (default: the three evaluation sets)",
-    )
-    parser.add_argument("--images", type=int, default=300, help="at most this many per source")
+    add_held_out_options(parser)
     parser.add_argument(
         "--sizes",
         type=sizes,

@@ -75,6 +75,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         desaturate_below=args.desaturate_below,
         upsample=args.upsample,
         overwrite=args.overwrite,
+        reference=Path(args.reference) if args.reference else None,
+        reference_strength=args.reference_strength,
         video=VideoOptions(
             batch_size=args.batch_size,
             size=None if isinstance(args.size, tuple) else args.size,  # several: refused for videos
@@ -457,6 +459,14 @@ def build_parser() -> argparse.ArgumentParser:
         "predicted at each (pictures only: a little more accurate, one pass of the network per size)",
     )  # fmt: skip
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    colorize.add_argument(
+        "--reference", metavar="PHOTO",
+        help="a color photo of the same kind of scene or era: the colors lean toward its palette (classification models)",
+    )  # fmt: skip
+    colorize.add_argument(
+        "--reference-strength", type=between(0, 10), default=1.0, metavar="S",
+        help="how hard to lean toward --reference: 0 not at all, 1 weighs the model's colors by the reference's (default)",
+    )  # fmt: skip
     colorize.add_argument(
         "--batch-size", type=at_least(1), default=8, metavar="N", help="video frames per batch (default 8)"
     )

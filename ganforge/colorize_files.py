@@ -41,6 +41,8 @@ class ColorizeOptions:
     upsample: str = "guided"
     overwrite: bool = False
     video: VideoOptions = field(default_factory=VideoOptions)
+    reference: Path | None = None  # a color photo whose palette the colors lean toward
+    reference_strength: float = 1.0
 
 
 @dataclass
@@ -136,6 +138,8 @@ def _variant(path: Path, tag: str, suffix: str | None = None) -> Path:
 
 def plan(inputs: list[Path], output: Path, options: ColorizeOptions) -> list[tuple[Path, Path]]:
     """The jobs of ``colorize INPUT... -o OUTPUT``, refused before any model loads when they cannot run."""
+    if options.reference is not None and not options.reference.is_file():
+        raise UsageError(f"--reference '{options.reference}' is not a file; name a color photo")
     jobs = plan_jobs(inputs, output)
     if not jobs:
         raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
@@ -159,10 +163,22 @@ def colorize_files(
             "--confidence and --desaturate-below need a classification model (generator 'zhang') or a noise model"
         )
     report = ColorizeReport()
-    with colorizer.using_decoding(options.temperature, options.vividness):  # pictures, videos and confidence maps alike
+    reference = _open_reference(options.reference) if options.reference else None
+    decoding = colorizer.using_decoding(options.temperature, options.vividness)
+    with (
+        decoding,
+        colorizer.using_reference(reference, options.reference_strength),
+    ):  # pictures, videos, confidence alike
         for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2 or index > 0):
             _colorize_one(colorizer, source, target, options, report)
     return report
+
+
+def _open_reference(path: Path) -> Image.Image:
+    try:
+        return open_image(path)
+    except UnreadableImage as exc:
+        raise UsageError(f"--reference '{path}' is not a readable picture ({exc})") from None
 
 
 def _colorize_one(

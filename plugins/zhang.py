@@ -190,6 +190,12 @@ class ColorClassifier(nn.Module):
         self.register_buffer("log_rarity", rebalancing.log(), persistent=False)
         self.downsample = downsample
         self.noise_dim = int(getattr(self.backbone, "noise_dim", 0))
+        self.palette_bias: torch.Tensor | None = None  # (Q,) log-weights of a reference photo's palette, set for a call
+
+    @property
+    def bin_centers(self) -> torch.Tensor:
+        """The ab centers ``(Q, 2)`` of the classes, in L*a*b* units (suggestions and palettes read them)."""
+        return self.bins.centers
 
     @property
     def temperature(self) -> float:
@@ -216,10 +222,14 @@ class ColorClassifier(nn.Module):
         self._vividness = check_vividness(float(value))
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
-        """The color shown for ``logits``: ab ``(B, 2, h, w)`` in L*a*b* units, at the current temperature and vividness."""
-        return self.bins.annealed_mean(
-            logits, self.temperature, self.vividness * self.log_rarity if self.vividness else None
-        )
+        """The color shown for ``logits``: ab ``(B, 2, h, w)`` in L*a*b* units, at the current temperature and
+        vividness, weighted by a reference's palette when one is set (scaled by the temperature, so a palette
+        bias of log(p) weighs the distribution by p itself)."""
+        bias = self.vividness * self.log_rarity if self.vividness else None
+        if self.palette_bias is not None:
+            palette = self.temperature * self.palette_bias.to(logits.device)
+            bias = palette if bias is None else bias + palette
+        return self.bins.annealed_mean(logits, self.temperature, bias)
 
     def confidence(self, logits: torch.Tensor, radius: float) -> torch.Tensor:
         """Per pixel, the probability that the true color is within ``radius`` ab units of the one decoded

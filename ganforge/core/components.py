@@ -69,8 +69,13 @@ class Prediction:
         return output if isinstance(output, Prediction) else cls(output)
 
 
-# A classification generator decodes its logits with the attributes named in choices.DECODING,
-# which the core may set for a call.
+# A classification generator (its Prediction carries logits over ab bins) may offer, and the core uses
+# when present:
+# - the attributes named in choices.DECODING (temperature, vividness), which the core may set for a call;
+# - confidence(logits, radius) -> (B, 1, h, w): the probability that the true color is within radius;
+# - bin_centers -> (Q, 2): the bins' ab centers in L*a*b* units (Colorizer.suggest, reference palettes);
+# - palette_bias: None or a (Q,) tensor of log-weights the core sets for a call (Colorizer.using_reference),
+#   which decoding adds to the logits.
 
 
 @dataclass

@@ -31,6 +31,7 @@ from ganforge.core.errors import PictureSizeError, UsageError
 from ganforge.core.images import normalise_mode, to_pil, to_tensor
 from ganforge.inference.checkpoint import MEAN_CHROMA, check_weights_fit, read_checkpoint
 from ganforge.inference.onnx_backend import OnnxRuntimeGenerator, load_onnx
+from ganforge.inference.steering import Suggestion, palette, palette_bias, probabilities_at, suggestions
 from ganforge.inference.upsample import upsample_chroma
 
 # Confidence is the chance that the true color lies within CONFIDENCE_RADIUS ab units of the color shown:
@@ -39,6 +40,7 @@ from ganforge.inference.upsample import upsample_chroma
 CONFIDENCE_RADIUS = 15.0
 CONFIDENCE_SAMPLES = 8
 
+Picture = Image.Image | np.ndarray | torch.Tensor  # what a Colorizer call takes (and gives back)
 WorkingSize = int | Sequence[int] | None  # short side of the working resolution; several: their colors averaged
 
 
@@ -179,16 +181,19 @@ class Colorizer:
     def __call__(
         self, images: Image.Image, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
         vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
+        reference: Picture | None = ..., reference_strength: float = ...,
     ) -> Image.Image: ...  # fmt: skip
     @overload
     def __call__(
         self, images: np.ndarray, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
         vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
+        reference: Picture | None = ..., reference_strength: float = ...,
     ) -> np.ndarray: ...  # fmt: skip
     @overload
     def __call__(
         self, images: torch.Tensor, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
         vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
+        reference: Picture | None = ..., reference_strength: float = ...,
     ) -> torch.Tensor: ...  # fmt: skip
 
     def __call__(
@@ -201,6 +206,8 @@ class Colorizer:
         size: WorkingSize = None,
         desaturate_below: float | None = None,
         upsample: str = "guided",
+        reference: Picture | None = None,
+        reference_strength: float = 1.0,
     ) -> Image.Image | np.ndarray | torch.Tensor:
         """Colorize a PIL image, a numpy array (``(H, W)`` or ``(H, W, 3)``, uint8 or float in [0, 1]) or a
         ``(B, 1 or 3, H, W)`` tensor batch in [0, 1]; the result is of the same kind (3 channels, same size).
@@ -213,9 +220,12 @@ class Colorizer:
         ``desaturate_below``: fade the colors toward gray where confidence is below this value (0..1).
         ``upsample``: how chroma reaches full resolution, ``"guided"`` (along the
         lightness's edges) or ``"bilinear"``.
+        ``reference``: a color photo of the same kind of scene whose palette the colors lean toward
+        (classification models; ``reference_strength`` 0 ignores it, 1 weighs the model's distribution
+        by the reference's color histogram, more leans harder), see :meth:`using_reference`.
         """
         gray = self._gray(images)
-        with self.using_decoding(temperature, vividness):
+        with self.using_decoding(temperature, vividness), self.using_reference(reference, reference_strength):
             chroma = self._chroma(gray, noise, size, upsample)
             if desaturate_below is not None:
                 if not 0 < desaturate_below <= 1:
@@ -250,6 +260,13 @@ class Colorizer:
 
     def _gray(self, images: Image.Image | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Gray sRGB values ``(B, 1, H, W)`` at full resolution; color input is made gray the model's way."""
+        images = self._pixels(images)
+        if images.shape[1] == 3:
+            images = to_gray(images, self.gray_conversion)
+        return images
+
+    def _pixels(self, images: Image.Image | np.ndarray | torch.Tensor) -> torch.Tensor:
+        """sRGB values ``(B, 1 or 3, H, W)`` in float32 on the model's device, from any picture the call takes."""
         if isinstance(images, Image.Image):
             images = to_tensor(normalise_mode(images)).unsqueeze(0)
         elif isinstance(images, np.ndarray):
@@ -260,10 +277,7 @@ class Colorizer:
             raise ValueError(f"expected a PIL image or a (B, 1 or 3, H, W) tensor in [0, 1], got {shape}")
         if images.shape[0] == 0 or min(images.shape[-2:]) == 0:
             raise ValueError(f"the picture is empty: {tuple(images.shape)}; colorize pictures of at least 1 x 1 pixel")
-        images = images.to(self.device, torch.float32)
-        if images.shape[1] == 3:
-            images = to_gray(images, self.gray_conversion)
-        return images
+        return images.to(self.device, torch.float32)
 
     def _working(self, gray: torch.Tensor, size: int | None) -> torch.Tensor:
         if size is not None and size < 1:
@@ -389,6 +403,59 @@ class Colorizer:
             yield
         finally:
             self._set_decoding(previous)
+
+    def suggest(
+        self, photo: Picture, point: tuple[float, float], k: int = 6, *, size: WorkingSize = None
+    ) -> list[Suggestion]:
+        """The ``k`` most probable distinct colors at ``point`` (x, y in the photo's pixels) by the model's own
+        distribution, as 8-bit RGB at that pixel's lightness with their probabilities, most probable first:
+        the colors to offer where the model is unsure. Classification models; one photo."""
+        centers = self._bin_centers("suggestions")
+        gray = self._gray(photo)
+        if gray.shape[0] != 1:
+            raise UsageError(f"suggest() reads one photo at a time, got a batch of {gray.shape[0]}")
+        shares = []
+        for one in working_sizes(size):
+            logits = self._predict(self._working(gray, one), None).logits
+            assert logits is not None  # a classification model
+            shares.append(probabilities_at(torch.softmax(logits.float(), 1), point, (gray.shape[-1], gray.shape[-2])))
+        x, y = point
+        return suggestions(torch.stack(shares).mean(0), centers, float(gray[0, 0, int(y), int(x)]), k)
+
+    @contextlib.contextmanager
+    def using_reference(self, reference: Picture | None, strength: float = 1.0) -> Iterator[None]:
+        """Lean a classification model's colors toward the palette of a color ``reference`` photo inside the
+        block: its ab-bin histogram over what the model predicts for the reference made gray, raised to
+        ``strength``, weighs the model's distribution before the annealed mean (``None`` or strength 0:
+        no change). One pass of the network over the reference."""
+        if reference is None:
+            yield
+            return
+        centers = self._bin_centers("a reference photo")
+        rgb = self._pixels(reference)
+        if rgb.shape[1] != 3:
+            raise UsageError(
+                "the reference is a gray picture: give a color photo whose colors the model should lean toward"
+            )
+        logits = self._predict(self._working(to_gray(rgb[:1], self.gray_conversion), None), None).logits
+        assert logits is not None  # a classification model
+        expected = torch.softmax(logits.float(), 1).mean((0, 2, 3))
+        bias = palette_bias(palette(rgb[:1], centers), expected, strength)
+        previous = self.generator.palette_bias
+        self.generator.palette_bias = bias.to(self.device)
+        try:
+            yield
+        finally:
+            self.generator.palette_bias = previous
+
+    def _bin_centers(self, what: str) -> torch.Tensor:
+        """The ab centers ``(Q, 2)`` of a classification model's bins, or a one-line error saying who offers ``what``."""
+        centers = getattr(self.generator, "bin_centers", None) if self.backend == "torch" else None
+        if centers is None:
+            raise UsageError(
+                f"{what} need a classification model (generator 'zhang', as the default model) on the PyTorch backend"
+            )
+        return centers
 
     def _set_decoding(self, values: dict[str, float]) -> None:
         for name, value in values.items():

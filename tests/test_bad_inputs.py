@@ -207,6 +207,15 @@ CASES = {
     ),
     "a port past 65535": Case("app --port 70000", "argument --port: must be in [0, 65535]"),
     "an IPv6 host": Case("app --host ::1", "--host '::1' is an IPv6 address"),
+    "a reference that does not exist": Case(
+        "colorize {tmp}/photo.png -o {tmp}/out.png --reference {tmp}/nope.jpg",
+        "--reference '{tmp}/nope.jpg' is not a file",
+        setup=photo,
+    ),
+    "a reference strength past 10": Case(
+        "colorize {tmp}/photo.png -o {tmp}/out.png --reference-strength 11",
+        "argument --reference-strength: must be in [0, 10]",
+    ),
     "an unknown metric": Case("eval --metrics nosuch", "--metrics: unknown metric 'nosuch'"),
     # files that claim to be ganforge's and are not
     "a foreign ONNX graph with ganforge metadata": Case(

@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from ganforge import __version__
 from ganforge.core.argtypes import DECODING_TYPES, at_least, between, positive, sizes_at_least
@@ -77,6 +78,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         reference=Path(args.reference) if args.reference else None,
         reference_strength=args.reference_strength,
+        hints=read_hints(Path(args.hints)) if args.hints else None,
         video=VideoOptions(
             batch_size=args.batch_size,
             size=None if isinstance(args.size, tuple) else args.size,  # several: refused for videos
@@ -110,6 +112,15 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         print(f"{PROG}: {note}")
     print(f"{PROG}: " + "; ".join(notes))
     return 1 if (report.unreadable or report.refused) and not report.written and not report.skipped_existing else 0
+
+
+def read_hints(path: Path) -> list[Any]:
+    """The points of a ``--hints`` file: a JSON list of ``{"x": …, "y": …, "color": "#rrggbb"}`` (optionally ``"radius"``)."""
+    from ganforge.core.errors import read_user_json
+    from ganforge.inference.steering import hints_from_json
+
+    advice = 'write a JSON list like [{"x": 120, "y": 80, "color": "#c03020"}]'
+    return hints_from_json(read_user_json(path, "hints file", advice), f"hints file '{path}'")
 
 
 def split_checkpoint(arguments: list[str]) -> tuple[str, list[str]]:
@@ -459,6 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
         "predicted at each (pictures only: a little more accurate, one pass of the network per size)",
     )  # fmt: skip
     colorize.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    colorize.add_argument(
+        "--hints", metavar="HINTS_JSON",
+        help='points of color for a hint model, on the one photo colorized: a JSON list of {"x": 120, "y": 80, "color": "#c03020"} '
+        "(x, y in the photo's pixels; optionally \"radius\")",
+    )  # fmt: skip
     colorize.add_argument(
         "--reference", metavar="PHOTO",
         help="a color photo of the same kind of scene or era: the colors lean toward its palette (classification models)",

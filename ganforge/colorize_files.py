@@ -22,6 +22,7 @@ from ganforge.core.errors import PictureSizeError, UsageError
 from ganforge.core.images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image
 from ganforge.inference.colorizer import Colorizer, WorkingSize, working_sizes
 from ganforge.inference.inputs import check_inputs
+from ganforge.inference.steering import Hint
 from ganforge.video.pipeline import VIDEO_SUFFIXES, VideoOptions, colorize_video
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class ColorizeOptions:
     video: VideoOptions = field(default_factory=VideoOptions)
     reference: Path | None = None  # a color photo whose palette the colors lean toward
     reference_strength: float = 1.0
+    hints: list[Hint] | None = None  # points of color on the one picture colorized (a hint model)
 
 
 @dataclass
@@ -143,6 +145,8 @@ def plan(inputs: list[Path], output: Path, options: ColorizeOptions) -> list[tup
     jobs = plan_jobs(inputs, output)
     if not jobs:
         raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+    if options.hints is not None and (len(jobs) != 1 or jobs[0][0].suffix.lower() in VIDEO_SUFFIXES):
+        raise UsageError("--hints are points on one photo: give one picture as the INPUT")
     if len(working_sizes(options.size)) > 1 and any(source.suffix.lower() in VIDEO_SUFFIXES for source, _ in jobs):
         raise UsageError(
             "a video is colorized at one working size: pass one --size, or colorize the videos apart from the pictures"
@@ -211,7 +215,12 @@ def _colorize_one(
 def _write_picture(
     colorizer: Colorizer, image: Image.Image, target: Path, options: ColorizeOptions, report: ColorizeReport
 ) -> None:
-    call = {"size": options.size, "desaturate_below": options.desaturate_below, "upsample": options.upsample}
+    call = {
+        "size": options.size,
+        "desaturate_below": options.desaturate_below,
+        "upsample": options.upsample,
+        "hints": options.hints,
+    }
     if options.samples:
         for i, sample in enumerate(colorizer.sample(image, options.samples, **call), start=1):
             _save(sample, _variant(target, f"sample{i}"))

@@ -16,6 +16,7 @@ parameters still learn.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -27,7 +28,7 @@ from torch import nn
 from ganforge import hookimpl
 from ganforge.core.errors import RecipeError
 from ganforge.core.registry import Registries
-from ganforge_plugins.unet import pad_to_multiple, with_noise
+from ganforge_plugins.unet import HintInput, pad_to_multiple, with_noise
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,6 +44,7 @@ INVERTED_RESIDUAL_SETTINGS = (
 )
 # Index into ``features`` of the last block at strides 2, 4, 8, 16 and 32, and its channel count.
 SKIP_STAGES = ((1, 16), (3, 24), (6, 32), (13, 96), (18, 1280))
+STEM_CHANNELS = 32  # the first convolution's output, at stride 2
 
 
 def conv_bn_relu6(
@@ -77,8 +79,8 @@ class InvertedResidual(nn.Module):
 
 def mobilenet_v2_features() -> nn.Sequential:
     """torchvision's ``mobilenet_v2().features`` (width 1.0): stem, 17 inverted residuals, 1x1 conv to 1280."""
-    layers: list[nn.Module] = [conv_bn_relu6(3, 32, stride=2)]
-    channels = 32
+    layers: list[nn.Module] = [conv_bn_relu6(3, STEM_CHANNELS, stride=2)]
+    channels = STEM_CHANNELS
     for expansion, out_channels, repeats, stride in INVERTED_RESIDUAL_SETTINGS:
         for i in range(repeats):
             layers.append(InvertedResidual(channels, out_channels, stride if i == 0 else 1, expansion))
@@ -138,14 +140,21 @@ class MobileNetV2Encoder(nn.Module):
         self.features = mobilenet_v2_features()
         self.train()  # modules start in training mode without calling train(): freeze the statistics now
 
-    def forward(self, gray: torch.Tensor) -> list[torch.Tensor]:
-        """Gray input in [-1, 1] ``(B, 1, H, W)`` -> feature maps at strides 2, 4, 8, 16, 32."""
+    def forward(
+        self, gray: torch.Tensor, after_stem: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> list[torch.Tensor]:
+        """Gray input in [-1, 1] ``(B, 1, H, W)`` -> feature maps at strides 2, 4, 8, 16, 32.
+
+        ``after_stem`` may change the stem's output (stride 2, 32 channels) before the rest sees it: user hints enter there.
+        """
         x = self.normalise(((gray + 1.0) / 2.0).expand(-1, 3, -1, -1))  # a gray photo as RGB
         outputs = []
         stages = iter(index for index, _ in SKIP_STAGES)
         wanted = next(stages)
         for index, layer in enumerate(self.features):
             x = layer(x)
+            if index == 0 and after_stem is not None:
+                x = after_stem(x)
             if index == wanted:
                 outputs.append(x)
                 wanted = next(stages, -1)
@@ -200,6 +209,8 @@ class MobileNetUNet(nn.Module):
       turn that off when a head works at the lower resolution itself (the
       ``zhang`` classifier does, and its decoding cost grows with the pixel count).
     - ``noise``: size of a noise vector broadcast over the stride-32 features.
+    - ``hints``: channels of a hint input (the color space's target channels and a mask: 3 for lab),
+      added to the encoder's stride-2 stem (see ``HintInput``); 0: none.
     """
 
     def __init__(
@@ -211,6 +222,7 @@ class MobileNetUNet(nn.Module):
         output_stride: int = 2,
         resize_output: bool = True,
         noise: int = 0,
+        hints: int = 0,
     ) -> None:
         super().__init__()
         if in_channels != 1:
@@ -237,6 +249,8 @@ class MobileNetUNet(nn.Module):
         last = widths[4 - levels]
         self.full_resolution = decoder_block(last + 1, last) if output_stride == 1 else None
         self.head = nn.Conv2d(last, out_channels, 1)
+        self.hint_channels = hints
+        self.hint_input = HintInput(hints, STEM_CHANNELS, stride=2) if hints else None
 
     def init_pretrained(self) -> dict[str, str]:
         """Load the encoder's ImageNet weights (called by the trainer once, when a run starts)."""
@@ -248,10 +262,16 @@ class MobileNetUNet(nn.Module):
             )
         }
 
-    def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, gray: torch.Tensor, noise: torch.Tensor | None = None, hints: torch.Tensor | None = None
+    ) -> torch.Tensor:
         height, width = gray.shape[-2:]
         padded = pad_to_multiple(gray, 32)
-        skips = self.encoder(padded)
+        if self.hint_input is None:
+            skips = self.encoder(padded)
+        else:
+            hint_input, size = self.hint_input, padded.shape[-2:]
+            skips = self.encoder(padded, after_stem=lambda stem: hint_input(stem, hints, size))
         x = self.bottleneck(with_noise(skips.pop(), noise, self.noise_dim))
         for up in self.up:
             skip = skips.pop()

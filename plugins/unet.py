@@ -49,6 +49,33 @@ def with_noise(features: torch.Tensor, noise: torch.Tensor | None, noise_dim: in
     return torch.cat([features, noise[:, :, None, None].expand(-1, -1, *features.shape[-2:]).to(features.dtype)], dim=1)
 
 
+class HintInput(nn.Module):
+    """User hints entering a network: a 3x3 convolution of the hint map added to early features.
+
+    The hint map (``channels``: the color space's target channels, then a mask) is the contract of
+    :mod:`ganforge.core.components`. The convolution starts at zero, weights and bias, so a model
+    fine-tuned from one without hints begins exactly as it was; no hints is an all-zero map.
+    """
+
+    def __init__(self, channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        if channels < 2:
+            raise ValueError(f"hints needs at least 2 channels (a target channel and the mask), got {channels}")
+        self.channels = channels
+        self.conv = nn.Conv2d(channels, out_channels, 3, stride=stride, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, features: torch.Tensor, hints: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
+        """``features`` plus the hints' contribution; ``hints`` at the network's input size, padded to ``size``."""
+        if hints is None:
+            hints = features.new_zeros(features.shape[0], self.channels, *size)
+        else:
+            pad_h, pad_w = size[0] - hints.shape[-2], size[1] - hints.shape[-1]
+            hints = F.pad(hints.to(features.dtype), (0, pad_w, 0, pad_h))  # no hints where the input was padded
+        return features + self.conv(hints)
+
+
 def conv_block(in_channels: int, out_channels: int, norm: str, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=norm == "none"),
@@ -64,6 +91,9 @@ class UNet(nn.Module):
     ``depth`` levels (the input side must be divisible by 2**(depth-1), or it
     is padded). ``noise`` > 0 adds a noise vector of that size, broadcast over
     the bottleneck, so one gray input can give several colorizations.
+
+    ``hints`` > 0 adds a hint input of that many channels (the color space's target channels and a
+    mask: 3 for lab), added after the first block (see :class:`HintInput`).
 
     ``latent`` > 0 makes the decoder usable as an *unconditional* generator
     (``forward(gray, latent=z)``): z is mapped to a 4x4 map, resized to the
@@ -81,6 +111,7 @@ class UNet(nn.Module):
         noise: int = 0,
         norm: str = "batch",
         latent: int = 0,
+        hints: int = 0,
     ) -> None:
         super().__init__()
         if not 2 <= depth <= MAX_DEPTH:
@@ -104,15 +135,22 @@ class UNet(nn.Module):
         if latent:
             self.from_latent = nn.Linear(latent, channels[-1] * 16)
             self.gray_head = nn.Conv2d(channels[0], in_channels, 1)
+        self.hint_channels = hints
+        self.hint_input = HintInput(hints, channels[0]) if hints else None
 
     def forward(
-        self, gray: torch.Tensor, noise: torch.Tensor | None = None, latent: torch.Tensor | None = None
+        self,
+        gray: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        latent: torch.Tensor | None = None,
+        hints: torch.Tensor | None = None,
     ) -> torch.Tensor | Prediction:
         height, width = gray.shape[-2:]
         padded = pad_to_multiple(gray, 2 ** (self.depth - 1))
         if latent is not None:
             return self._generate(latent, padded.shape[-2:], height, width)
-        skips = [self.stem(padded)]
+        stem = self.stem(padded)
+        skips = [self.hint_input(stem, hints, padded.shape[-2:]) if self.hint_input is not None else stem]
         for down in self.down:
             skips.append(down(skips[-1]))
         features = self._decode(skips.pop(), skips, noise)

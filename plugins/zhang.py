@@ -190,6 +190,9 @@ class ColorClassifier(nn.Module):
         self.register_buffer("log_rarity", rebalancing.log(), persistent=False)
         self.downsample = downsample
         self.noise_dim = int(getattr(self.backbone, "noise_dim", 0))
+        self.hint_channels = int(
+            getattr(self.backbone, "hint_channels", 0)
+        )  # the backbone's hint input, when it has one
         self.palette_bias: torch.Tensor | None = None  # (Q,) log-weights of a reference photo's palette, set for a call
 
     @property
@@ -236,8 +239,11 @@ class ColorClassifier(nn.Module):
         (at the current temperature and vividness), at the logits' resolution ``(B, 1, h, w)``."""
         return self.bins.probability_within(logits / self.confidence_temperature, self.decode(logits), radius)
 
-    def forward(self, gray: torch.Tensor, noise: torch.Tensor | None = None) -> Prediction:
-        features = Prediction.wrap(self.backbone(gray, noise)).target
+    def forward(
+        self, gray: torch.Tensor, noise: torch.Tensor | None = None, hints: torch.Tensor | None = None
+    ) -> Prediction:
+        backbone = self.backbone(gray, noise, hints=hints) if self.hint_channels else self.backbone(gray, noise)
+        features = Prediction.wrap(backbone).target
         if self.downsample > 1:
             features = F.avg_pool2d(features, self.downsample, ceil_mode=True)
         logits = self.classify(features)

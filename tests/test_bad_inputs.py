@@ -85,6 +85,15 @@ def strip(tmp: Path) -> None:
     photo(tmp, (1, 5000))
 
 
+def hints_file(text: str) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        photo(tmp)
+        (tmp / "second.png").write_bytes((tmp / "photo.png").read_bytes())
+        (tmp / "h.json").write_text(text)
+
+    return write
+
+
 def earlier_evaluation(tmp: Path) -> None:
     (tmp / "ev").mkdir()
     (tmp / "ev" / "metrics.json").write_text("{}")
@@ -134,108 +143,45 @@ class Case(NamedTuple):
     setup: Callable[[Path], None] | None = None
 
 
+# fmt: off
 CASES = {
     # a file the user named is never replaced unasked, nor a folder taken for a file
-    "export onto another checkpoint": Case(
-        "export {tmp}/m.safetensors -o {tmp}/other.safetensors",
-        "other.safetensors' exists; pass --overwrite",
-        setup=model_and_other_checkpoint,
-    ),
-    "export onto a text file": Case(
-        "export {tmp}/m.safetensors -o {tmp}/notes.txt", "notes.txt' exists; pass --overwrite", setup=model_and_notes
-    ),
-    "export onto a folder": Case(
-        "export {tmp}/m.safetensors -o {tmp}/mdir", "mdir' is a folder; name the file to write", setup=model_and_folder
-    ),
-    "export of an ONNX file": Case(
-        "export {tmp}/m.onnx -o {tmp}/x.safetensors",
-        "is not a .safetensors checkpoint; export takes one",
-        setup=onnx_named_file,
-    ),
-    "eval over an earlier evaluation": Case(
-        "eval {tmp}/m.safetensors -o {tmp}/ev --data builtin:samples",
-        "metrics.json' exists; pass --overwrite",
-        setup=lambda t: (model(t), earlier_evaluation(t)),
-    ),
-    "rebalance over a file": Case(
-        "rebalance builtin:shapes -o {tmp}/w.json", "w.json' exists; pass --overwrite", setup=existing_weights_file
-    ),
+    "export onto another checkpoint": Case("export {tmp}/m.safetensors -o {tmp}/other.safetensors", "other.safetensors' exists; pass --overwrite", setup=model_and_other_checkpoint),
+    "export onto a text file": Case("export {tmp}/m.safetensors -o {tmp}/notes.txt", "notes.txt' exists; pass --overwrite", setup=model_and_notes),
+    "export onto a folder": Case("export {tmp}/m.safetensors -o {tmp}/mdir", "mdir' is a folder; name the file to write", setup=model_and_folder),
+    "export of an ONNX file": Case("export {tmp}/m.onnx -o {tmp}/x.safetensors", "is not a .safetensors checkpoint; export takes one", setup=onnx_named_file),
+    "eval over an earlier evaluation": Case("eval {tmp}/m.safetensors -o {tmp}/ev --data builtin:samples", "metrics.json' exists; pass --overwrite", setup=lambda t: (model(t), earlier_evaluation(t))),
+    "rebalance over a file": Case("rebalance builtin:shapes -o {tmp}/w.json", "w.json' exists; pass --overwrite", setup=existing_weights_file),
     # no weights that would make every picture wrong, no secret copied into a model
-    "export of NaN EMA weights": Case(
-        "export {tmp}/m.safetensors -o {tmp}/out.safetensors", "holds NaN or infinite values", setup=nan_ema_checkpoint
-    ),
-    "environment in a recipe file": Case(
-        "train {tmp}/r.yaml", "recipe key 'name' calls a resolver", setup=recipe_with("name: ${oc.env:SECRET_TOKEN}\n")
-    ),
-    "environment in an override": Case(
-        "train {tmp}/r.yaml train.out_dir=${oc.env:HOME}",
-        "recipe key 'train.out_dir' calls a resolver",
-        setup=recipe_with("seed: 1\n"),
-    ),
+    "export of NaN EMA weights": Case("export {tmp}/m.safetensors -o {tmp}/out.safetensors", "holds NaN or infinite values", setup=nan_ema_checkpoint),
+    "environment in a recipe file": Case("train {tmp}/r.yaml", "recipe key 'name' calls a resolver", setup=recipe_with("name: ${oc.env:SECRET_TOKEN}\n")),
+    "environment in an override": Case("train {tmp}/r.yaml train.out_dir=${oc.env:HOME}", "recipe key 'train.out_dir' calls a resolver", setup=recipe_with("seed: 1\n")),
     "YAML alias bomb": Case("train {tmp}/r.yaml", "expands to more than 100,000 values", setup=recipe_with(ALIAS_BOMB)),
-    "a phase that does not exist": Case(
-        "train {tmp}/r.yaml phases.9.steps=3",
-        "there is no phase 9 (phases: 0: only)",
-        setup=recipe_with(TINY_RECIPE % "OUT"),
-    ),
-    "fp16 on the CPU": Case(
-        "train {tmp}/r.yaml train.mixed_precision=fp16",
-        "fp16, which needs a GPU",
-        setup=recipe_with(TINY_RECIPE % "OUT"),
-    ),
-    "resume on another process count": Case(
-        "train {tmp}/r.yaml --resume",
-        "saved by a run on 2 process(es) and this one has 1",
-        setup=run_saved_by_two_processes,
-    ),
+    "a phase that does not exist": Case("train {tmp}/r.yaml phases.9.steps=3", "there is no phase 9 (phases: 0: only)", setup=recipe_with(TINY_RECIPE % "OUT")),
+    "fp16 on the CPU": Case("train {tmp}/r.yaml train.mixed_precision=fp16", "fp16, which needs a GPU", setup=recipe_with(TINY_RECIPE % "OUT")),
+    "resume on another process count": Case("train {tmp}/r.yaml --resume", "saved by a run on 2 process(es) and this one has 1", setup=run_saved_by_two_processes),
     # inputs that are not pictures, and work without bound
     "a missing input": Case("colorize {tmp}/missing.jpg -o {tmp}/out.png", "input '{tmp}/missing.jpg' does not exist"),
-    "a device as input": Case(
-        "colorize /dev/zero -o {tmp}/out.png", "'/dev/zero' is neither a regular file nor a folder"
-    ),
-    "a 1 x 5000 strip": Case(
-        "colorize {tmp}/m.safetensors {tmp}/photo.png -o {tmp}/out.png",
-        "more elongated than 20:1",
-        code=1,
-        setup=lambda t: (model(t), strip(t)),
-    ),
-    "a huge working size": Case(
-        "colorize {tmp}/photo.png -o {tmp}/out.png --size 100000", "argument --size: must be in [16, 4096]"
-    ),
-    "a huge thread count": Case(
-        "colorize {tmp}/photo.png -o {tmp}/out.png --threads 100000", "argument --threads: must be in [1, 1024]"
-    ),
+    "a device as input": Case("colorize /dev/zero -o {tmp}/out.png", "'/dev/zero' is neither a regular file nor a folder"),
+    "a 1 x 5000 strip": Case("colorize {tmp}/m.safetensors {tmp}/photo.png -o {tmp}/out.png", "more elongated than 20:1", code=1, setup=lambda t: (model(t), strip(t))),
+    "a huge working size": Case("colorize {tmp}/photo.png -o {tmp}/out.png --size 100000", "argument --size: must be in [16, 4096]"),
+    "a huge thread count": Case("colorize {tmp}/photo.png -o {tmp}/out.png --threads 100000", "argument --threads: must be in [1, 1024]"),
     "a port past 65535": Case("app --port 70000", "argument --port: must be in [0, 65535]"),
     "an IPv6 host": Case("app --host ::1", "--host '::1' is an IPv6 address"),
-    "a reference that does not exist": Case(
-        "colorize {tmp}/photo.png -o {tmp}/out.png --reference {tmp}/nope.jpg",
-        "--reference '{tmp}/nope.jpg' is not a file",
-        setup=photo,
-    ),
-    "a reference strength past 10": Case(
-        "colorize {tmp}/photo.png -o {tmp}/out.png --reference-strength 11",
-        "argument --reference-strength: must be in [0, 10]",
-    ),
+    "a reference that does not exist": Case("colorize {tmp}/photo.png -o {tmp}/out.png --reference {tmp}/nope.jpg", "--reference '{tmp}/nope.jpg' is not a file", setup=photo),
+    "a reference strength past 10": Case("colorize {tmp}/photo.png -o {tmp}/out.png --reference-strength 11", "argument --reference-strength: must be in [0, 10]"),
+    "hints for a model that takes none": Case("colorize {tmp}/photo.png -o {tmp}/out.png --hints {tmp}/h.json", "this model takes no hints", setup=hints_file('[{"x": 1, "y": 2, "color": "#ff0000"}]')),
+    "a hints file that is not JSON": Case("colorize {tmp}/photo.png -o {tmp}/out.png --hints {tmp}/h.json", "hints file '{tmp}/h.json' is not JSON", setup=hints_file("x=1")),
+    "a hint that is not a color": Case("colorize {tmp}/photo.png -o {tmp}/out.png --hints {tmp}/h.json", "hint 0: color must be written #rrggbb", setup=hints_file('[{"x": 1, "y": 2, "color": "blue"}]')),
+    "hints for several inputs": Case("colorize {tmp}/photo.png {tmp}/second.png -o {tmp}/out --hints {tmp}/h.json", "--hints are points on one photo", setup=hints_file("[]")),
     "an unknown metric": Case("eval --metrics nosuch", "--metrics: unknown metric 'nosuch'"),
     # files that claim to be ganforge's and are not
-    "a foreign ONNX graph with ganforge metadata": Case(
-        "colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png",
-        "not the graph ganforge exports",
-        setup=onnx_with("x", "{}"),
-    ),
-    "ONNX recipe metadata that is not JSON": Case(
-        "colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png",
-        "its ganforge metadata is damaged",
-        setup=onnx_with("gray", "not json"),
-    ),
+    "a foreign ONNX graph with ganforge metadata": Case("colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png", "not the graph ganforge exports", setup=onnx_with("x", "{}")),
+    "ONNX recipe metadata that is not JSON": Case("colorize {tmp}/m.onnx {tmp}/photo.png -o {tmp}/out.png", "its ganforge metadata is damaged", setup=onnx_with("gray", "not json")),
     # results that would be wrong with exit 0
-    "compare where the only model fails": Case(
-        "compare {tmp}/m.safetensors@vividness=0.5 --eval builtin:samples --images 2 -o {tmp}/cmp",
-        "no model gave a result",
-        code=1,
-        setup=model_without_decoding,
-    ),
+    "compare where the only model fails": Case("compare {tmp}/m.safetensors@vividness=0.5 --eval builtin:samples --images 2 -o {tmp}/cmp", "no model gave a result", code=1, setup=model_without_decoding),
 }
+# fmt: on
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())

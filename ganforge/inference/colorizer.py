@@ -31,7 +31,16 @@ from ganforge.core.errors import PictureSizeError, UsageError
 from ganforge.core.images import normalise_mode, to_pil, to_tensor
 from ganforge.inference.checkpoint import MEAN_CHROMA, check_weights_fit, read_checkpoint
 from ganforge.inference.onnx_backend import OnnxRuntimeGenerator, load_onnx
-from ganforge.inference.steering import Suggestion, palette, palette_bias, probabilities_at, suggestions
+from ganforge.inference.steering import (
+    Hint,
+    Suggestion,
+    as_hint,
+    hint_map,
+    palette,
+    palette_bias,
+    probabilities_at,
+    suggestions,
+)
 from ganforge.inference.upsample import upsample_chroma
 
 # Confidence is the chance that the true color lies within CONFIDENCE_RADIUS ab units of the color shown:
@@ -41,6 +50,8 @@ CONFIDENCE_RADIUS = 15.0
 CONFIDENCE_SAMPLES = 8
 
 Picture = Image.Image | np.ndarray | torch.Tensor  # what a Colorizer call takes (and gives back)
+HintLike = Hint | tuple[Any, ...]  # (x, y, (r, g, b)) or (x, y, (r, g, b), radius)
+Hints = Sequence[HintLike] | Sequence[list[HintLike]]  # one picture's hints, or a list per picture of a batch
 WorkingSize = int | Sequence[int] | None  # short side of the working resolution; several: their colors averaged
 
 
@@ -82,6 +93,8 @@ class Colorizer:
         self.recipe = recipe
         self.noise_dim = int(getattr(generator, "noise_dim", 0))
         self.mean_chroma = mean_chroma  # the training data's average a*b*, when the checkpoint carries it
+        self._hints: list[list[Hint]] | None = None  # per picture of the call in progress (using_hints)
+        self._hint_photo: tuple[int, int] = (0, 0)  # the (width, height) those hints' points refer to
         self.backend = "onnxruntime" if isinstance(generator, OnnxRuntimeGenerator) else "torch"
 
     @classmethod
@@ -181,19 +194,19 @@ class Colorizer:
     def __call__(
         self, images: Image.Image, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
         vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
-        reference: Picture | None = ..., reference_strength: float = ...,
+        reference: Picture | None = ..., reference_strength: float = ..., hints: Hints | None = ...,
     ) -> Image.Image: ...  # fmt: skip
     @overload
     def __call__(
         self, images: np.ndarray, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
         vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
-        reference: Picture | None = ..., reference_strength: float = ...,
+        reference: Picture | None = ..., reference_strength: float = ..., hints: Hints | None = ...,
     ) -> np.ndarray: ...  # fmt: skip
     @overload
     def __call__(
         self, images: torch.Tensor, *, noise: torch.Tensor | None = ..., temperature: float | None = ...,
         vividness: float | None = ..., size: WorkingSize = ..., desaturate_below: float | None = ..., upsample: str = ...,
-        reference: Picture | None = ..., reference_strength: float = ...,
+        reference: Picture | None = ..., reference_strength: float = ..., hints: Hints | None = ...,
     ) -> torch.Tensor: ...  # fmt: skip
 
     def __call__(
@@ -208,6 +221,7 @@ class Colorizer:
         upsample: str = "guided",
         reference: Picture | None = None,
         reference_strength: float = 1.0,
+        hints: Hints | None = None,
     ) -> Image.Image | np.ndarray | torch.Tensor:
         """Colorize a PIL image, a numpy array (``(H, W)`` or ``(H, W, 3)``, uint8 or float in [0, 1]) or a
         ``(B, 1 or 3, H, W)`` tensor batch in [0, 1]; the result is of the same kind (3 channels, same size).
@@ -223,9 +237,17 @@ class Colorizer:
         ``reference``: a color photo of the same kind of scene whose palette the colors lean toward
         (classification models; ``reference_strength`` 0 ignores it, 1 weighs the model's distribution
         by the reference's color histogram, more leans harder), see :meth:`using_reference`.
+        ``hints``: the user's points of color for a hint model, ``[(x, y, (r, g, b)), ...]`` in the photo's
+        pixels and 8-bit RGB (or :class:`~ganforge.inference.steering.Hint`, with a radius); a list of such
+        lists for a batch, see :meth:`using_hints`.
         """
         gray = self._gray(images)
-        with self.using_decoding(temperature, vividness), self.using_reference(reference, reference_strength):
+        photo = (gray.shape[-1], gray.shape[-2])
+        with (
+            self.using_decoding(temperature, vividness),
+            self.using_reference(reference, reference_strength),
+            self.using_hints(hints, photo, gray.shape[0]),
+        ):
             chroma = self._chroma(gray, noise, size, upsample)
             if desaturate_below is not None:
                 if not 0 < desaturate_below <= 1:
@@ -294,9 +316,21 @@ class Colorizer:
 
     def _predict(self, gray_input: torch.Tensor, noise: torch.Tensor | None) -> Prediction:
         with torch.inference_mode():
+            if self._hints is not None:
+                hints = self._hint_input((gray_input.shape[-2], gray_input.shape[-1])).to(self.device, gray_input.dtype)
+                return Prediction.wrap(self.generator(gray_input, noise, hints=hints))
             return Prediction.wrap(
                 self.generator(gray_input, noise) if noise is not None else self.generator(gray_input)
             )
+
+    def _hint_input(self, working: tuple[int, int]) -> torch.Tensor:
+        """The hint maps of the call's pictures at the working size ``(h, w)``, ``(B, C + 1, h, w)``."""
+        maps = []
+        for hints in self._hints or []:
+            colors = torch.tensor([hint.color for hint in hints] or [[0, 0, 0]], dtype=torch.float32) / 255
+            targets = self.color_space.split(colors[:, :, None, None])[1][:, :, 0, 0]
+            maps.append(hint_map(hints, self._hint_photo, working, targets))
+        return torch.cat(maps)
 
     def predict_rgb(
         self, gray: torch.Tensor, noise: torch.Tensor | None = None, size: int | None = None
@@ -421,6 +455,30 @@ class Colorizer:
             shares.append(probabilities_at(torch.softmax(logits.float(), 1), point, (gray.shape[-1], gray.shape[-2])))
         x, y = point
         return suggestions(torch.stack(shares).mean(0), centers, float(gray[0, 0, int(y), int(x)]), k)
+
+    @contextlib.contextmanager
+    def using_hints(self, hints: Hints | None, photo: tuple[int, int], batch: int = 1) -> Iterator[None]:
+        """Give a hint model the user's points of color inside the block: ``hints`` for one picture
+        (``[(x, y, (r, g, b)), Hint(...), ...]``), or a list of such lists, one per picture of a batch;
+        ``photo`` is the (width, height) the points are in."""
+        if hints is None:
+            yield
+            return
+        expected = len(self.color_space.channels) + 1
+        if int(getattr(self.generator, "hint_channels", 0)) != expected or self.backend != "torch":
+            raise UsageError(
+                "this model takes no hints: hints need a model trained with them (a generator with the option "
+                f"hints: {expected}, e.g. from recipes/hints.yaml), on the PyTorch backend"
+            )
+        per_picture = list(hints) if hints and isinstance(hints[0], list) else [list(hints)]
+        if len(per_picture) != batch:
+            raise UsageError(f"{len(per_picture)} list(s) of hints for {batch} picture(s): give one list per picture")
+        self._hints = [[as_hint(item, f"hint {i}") for i, item in enumerate(one)] for one in per_picture]
+        self._hint_photo = photo
+        try:
+            yield
+        finally:
+            self._hints = None
 
     @contextlib.contextmanager
     def using_reference(self, reference: Picture | None, strength: float = 1.0) -> Iterator[None]:

@@ -104,3 +104,85 @@ def palette_bias(share: torch.Tensor, expected: torch.Tensor, strength: float) -
     if not (math.isfinite(strength) and strength >= 0):
         raise UsageError(f"reference strength must be 0 or more, got {strength}")
     return strength * (share.clamp_min(PALETTE_FLOOR).log() - expected.clamp_min(PALETTE_FLOOR).log())
+
+
+# --------------------------------------------------------------------------- point hints
+
+
+class Hint(NamedTuple):
+    """A user's point of color: ``x``, ``y`` in the photo's pixels, an 8-bit sRGB ``color``, and a ``radius``
+    in the photo's pixels (0: the one working-resolution pixel under the point)."""
+
+    x: float
+    y: float
+    color: tuple[int, int, int]
+    radius: float = 0.0
+
+
+def as_hint(item: object, where: str) -> Hint:
+    """A :class:`Hint` from one, or from ``(x, y, (r, g, b)[, radius])``; a one-line error naming ``where``."""
+    parts = tuple(item) if isinstance(item, (tuple, list)) else ()
+    if len(parts) not in (3, 4):
+        raise UsageError(f"{where} must be (x, y, (r, g, b)) or (x, y, (r, g, b), radius), got {item!r}")
+    x, y, color, *radius = parts
+    numbers = (x, y, *radius)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+        raise UsageError(f"{where}: x, y and radius must be numbers, got {item!r}")
+    if radius and radius[0] < 0:
+        raise UsageError(f"{where}: radius must be 0 or more, got {radius[0]}")
+    channels = tuple(color) if isinstance(color, (tuple, list)) else ()
+    if len(channels) != 3 or not all(
+        isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in channels
+    ):
+        raise UsageError(f"{where}: color must be three integers 0-255 (r, g, b), got {color!r}")
+    return Hint(float(x), float(y), (channels[0], channels[1], channels[2]), float(radius[0]) if radius else 0.0)
+
+
+def hints_from_json(entries: object, source: str) -> list[Hint]:
+    """Hints from the JSON the command line reads: a list of ``{"x": …, "y": …, "color": "#rrggbb"}``
+    (and optionally ``"radius"``); every error names the entry."""
+    if not isinstance(entries, list):
+        raise UsageError(f'{source} must hold a list of hints like {{"x": 10, "y": 20, "color": "#c03020"}}')
+    hints = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: hint {index}"
+        if (
+            not isinstance(entry, dict)
+            or not {"x", "y", "color"} <= set(entry)
+            or set(entry) - {"x", "y", "color", "radius"}
+        ):
+            raise UsageError(
+                f"{where} must be an object with x, y, color (and optionally radius), got {str(entry)[:80]}"
+            )
+        color = entry["color"]
+        if not (
+            isinstance(color, str)
+            and len(color) == 7
+            and color[0] == "#"
+            and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+        ):
+            raise UsageError(f"{where}: color must be written #rrggbb, got {color!r}")
+        rgb = (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16))
+        hints.append(as_hint((entry["x"], entry["y"], rgb, entry.get("radius", 0.0)), where))
+    return hints
+
+
+def hint_map(
+    hints: list[Hint], photo: tuple[int, int], working: tuple[int, int], targets: torch.Tensor
+) -> torch.Tensor:
+    """The hint input ``(1, C + 1, h, w)`` at the working size ``(h, w)`` for a ``photo`` of (width, height):
+    the hinted colors' target values (``targets`` ``(N, C)``, one row per hint, as the color space normalises
+    them) over each hint's square, then a mask channel of 1 there."""
+    (width, height), (rows, cols) = photo, working
+    channels = targets.shape[1]
+    out = torch.zeros(1, channels + 1, rows, cols)
+    for index, hint in enumerate(hints):
+        if not (0 <= hint.x < width and 0 <= hint.y < height):
+            raise UsageError(f"hint {index} at ({hint.x:g}, {hint.y:g}) is outside the {width} x {height} photo")
+        col, row = (hint.x + 0.5) * cols / width - 0.5, (hint.y + 0.5) * rows / height - 0.5
+        reach = hint.radius * cols / width
+        top, bottom = max(0, math.floor(row - reach + 0.5)), min(rows - 1, math.floor(row + reach + 0.5))
+        left, right = max(0, math.floor(col - reach + 0.5)), min(cols - 1, math.floor(col + reach + 0.5))
+        out[0, :channels, top : bottom + 1, left : right + 1] = targets[index].float()[:, None, None]
+        out[0, channels, top : bottom + 1, left : right + 1] = 1.0
+    return out

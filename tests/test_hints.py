@@ -142,3 +142,73 @@ def test_colorize_takes_hints_from_a_json_file(tmp_path):
     assert np.abs(hinted - plain).sum(2)[6:15, 8:17].mean() > 1
     expected = np.asarray(model(Image.open(tmp_path / "in.png"), hints=[(12, 10, (0x1E, 0x50, 0xDC))])).astype(float)
     assert np.abs(hinted - expected).max() <= 1
+
+
+# --------------------------------------------------------------------------- training with simulated users
+
+
+def test_simulated_users_give_many_images_no_point_and_the_others_true_colors():
+    from ganforge.core.config import HintsConfig
+    from ganforge.data.hints import simulate_hints
+
+    target = torch.rand(2, 32, 32) * 2 - 1
+    config = HintsConfig(enabled=True, no_hints=0.5, mean_points=4, max_points=6, patch=[1, 5])
+    maps = [simulate_hints(target, config, np.random.default_rng(seed)) for seed in range(200)]
+    empty = sum(int(m[2].sum() == 0) for m in maps)
+    assert 70 < empty < 130  # about half: the model must stay a good automatic colorizer
+    for hints in maps:
+        mask = hints[2] > 0
+        assert torch.all(hints[:2, ~mask] == 0)
+        assert torch.all(hints[:2, mask].abs() <= 1)  # means of true values, inside the target's range
+    torch.testing.assert_close(simulate_hints(target, config, np.random.default_rng(3)), maps[3])  # seeded
+    one = simulate_hints(
+        torch.full((2, 8, 8), 0.25), HintsConfig(enabled=True, no_hints=0, patch=[3, 3]), np.random.default_rng(0)
+    )
+    assert torch.all(one[:2][:, one[2] > 0] == 0.25)  # a point is the mean true color of its square
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.hints.no_hints=1.5", r"'data.hints.no_hints' must be in \[0, 1\]"),
+        ("data.hints.patch=[5,3]", r"'data.hints.patch' must be two sizes"),
+        (
+            "generator.hints=0",
+            r"'data.hints' gives the generator points of color, but it has no hint input of 3 channels",
+        ),
+    ],
+)
+def test_bad_hint_training_options_are_one_line(override, message, tmp_path):
+    from ganforge.core.config import load_recipe
+    from ganforge.core.errors import RecipeError
+    from ganforge.training.trainer import Trainer
+
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(
+        "data: {train: builtin:shapes, val: builtin:shapes, size: 32, batch_size: 2, num_workers: 0, hints: {enabled: true}}\n"
+        f"generator: {json.dumps(HINTED)}\nphases: [{{name: p, steps: 1, losses: {{l1: 1.0}}}}]\ntrain: {{out_dir: {tmp_path / 'run'}}}\n"
+    )
+    with pytest.raises(RecipeError, match=message):
+        Trainer(load_recipe(recipe_file, [override]))
+
+
+def test_fine_tuning_a_model_without_hints_into_a_hint_model_starts_where_it_was(tmp_path):
+    from ganforge.core.config import load_recipe
+    from ganforge.training.trainer import Trainer
+
+    plain = checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 2}, name="plain")
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(
+        "data: {train: builtin:shapes, val: builtin:shapes, size: 32, batch_size: 2, num_workers: 0, hints: {enabled: true}}\n"
+        f"generator: {json.dumps(HINTED)}\nphases: [{{name: p, steps: 2, losses: {{l1: 1.0}}}}]\n"
+        f"train: {{out_dir: {tmp_path / 'run'}, init_from: {plain}}}\n"
+    )
+    trainer = Trainer(load_recipe(recipe_file))
+    gray = torch.rand(1, 1, 32, 32) * 2 - 1
+    hints = torch.zeros(1, 3, 32, 32)
+    hints[:, :, 4:8, 4:8] = 0.5
+    generator = trainer.accelerator.unwrap_model(trainer.generator).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(generator(gray, hints=hints), ganforge.load(plain).generator(gray))
+    trainer.fit()  # the simulated users' points reach the generator
+    assert (tmp_path / "run" / "model.safetensors").is_file()

@@ -76,6 +76,13 @@ class Prediction:
 # - bin_centers -> (Q, 2): the bins' ab centers in L*a*b* units (Colorizer.suggest, reference palettes);
 # - palette_bias: None or a (Q,) tensor of log-weights the core sets for a call (Colorizer.using_reference),
 #   which decoding adds to the logits.
+#
+# A generator that takes user hints declares hint_channels > 0: its color space's target channels plus
+# a mask (3 for lab), and accepts forward(gray, noise=None, hints=None) with hints (B, hint_channels, H, W)
+# at the input's size: the hinted colors' target values (normalised as targets are) where the last
+# channel is 1, zeros elsewhere; None is no hints. The module that takes them is named HINT_INPUT and
+# starts at zero, so fine-tuning a model without hints (train.init_from) begins exactly where it was.
+HINT_INPUT = "hint_input"
 
 
 @dataclass

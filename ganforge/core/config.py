@@ -46,6 +46,18 @@ class GrayAugmentConfig:
 
 
 @dataclass
+class HintsConfig:
+    """``data.hints``: simulated users' points of color beside each training input, as Zhang et al. (2017)
+    trained their user-guided network (:mod:`ganforge.data.hints`); the generator needs a hint input."""
+
+    enabled: bool = False
+    no_hints: float = 0.5  # share of images given no point at all, so the model stays a good automatic colorizer
+    mean_points: float = 8.0  # the others get a geometric number of points with this mean (at least 1)
+    max_points: int = 50
+    patch: list[int] = field(default_factory=lambda: [1, 9])  # each point: the mean true color of a square this wide
+
+
+@dataclass
 class DataConfig:
     """Where images come from and how they are cut."""
 
@@ -59,6 +71,7 @@ class DataConfig:
     val_images: int = 8
     crop_scale: list[float] = field(default_factory=lambda: [0.67, 1.0])  # training crops: share of the short side
     gray_augment: GrayAugmentConfig = field(default_factory=GrayAugmentConfig)
+    hints: HintsConfig = field(default_factory=HintsConfig)
     # read data.train (one hub: source) as a stream, each process its own share; nothing downloaded whole
     streaming: bool = False
 

@@ -25,10 +25,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from ganforge.core.components import ColorSpace
-from ganforge.core.config import GrayAugmentConfig
+from ganforge.core.config import GrayAugmentConfig, HintsConfig
 from ganforge.core.errors import UsageError, where
 from ganforge.core.images import IMAGE_SUFFIXES, UnreadableImage, is_grayscale, open_image, to_tensor
 from ganforge.data.degrade import simulate_black_and_white
+from ganforge.data.hints import simulate_hints
 
 log = logging.getLogger(__name__)
 
@@ -242,9 +243,11 @@ class ColorizationDataset(Dataset):
         train: bool,
         gray_augment: GrayAugmentConfig | None = None,
         crop_scale: tuple[float, float] = (0.67, 1.0),
+        hints: HintsConfig | None = None,
     ) -> None:
         self.source = source
         self.crop_scale = crop_scale
+        self.hints = hints if hints is not None and hints.enabled and train else None
         self.gray_augment = gray_augment if gray_augment is not None and gray_augment.enabled and train else None
         self.color_space = color_space
         self.size = size
@@ -295,7 +298,10 @@ class ColorizationDataset(Dataset):
         if self.gray_augment is not None:
             rng = np.random.default_rng([self.seed, 3, position])
             gray = self.color_space.encode_gray(simulate_black_and_white(rgb, self.gray_augment, rng))
-        return {"gray": gray[0], "target": target[0]}
+        item = {"gray": gray[0], "target": target[0]}
+        if self.hints is not None:
+            item["hints"] = simulate_hints(target[0], self.hints, np.random.default_rng([self.seed, 4, position]))
+        return item
 
 
 def collate(items: list[dict[str, torch.Tensor] | None]) -> dict[str, Any]:
@@ -339,6 +345,7 @@ def training_loader(
     gray_augment: GrayAugmentConfig | None = None,
     crop_scale: tuple[float, float] = (0.67, 1.0),
     streaming: bool = False,
+    hints: HintsConfig | None = None,
 ) -> DataLoader:
     """An endless loader of training batches beginning at micro-batch ``start``.
 
@@ -348,11 +355,11 @@ def training_loader(
     if streaming:
         stream = StreamingColorizationDataset(
             source, color_space, size, seed, batch_size=batch_size, start=start, rank=rank, world=world,
-            gray_augment=gray_augment, crop_scale=crop_scale,
+            gray_augment=gray_augment, crop_scale=crop_scale, hints=hints,
         )  # fmt: skip
         return DataLoader(stream, batch_size=batch_size, num_workers=0, collate_fn=collate)
     dataset = ColorizationDataset(
-        source, color_space, size, seed, train=True, gray_augment=gray_augment, crop_scale=crop_scale
+        source, color_space, size, seed, train=True, gray_augment=gray_augment, crop_scale=crop_scale, hints=hints
     )
     return DataLoader(
         dataset,

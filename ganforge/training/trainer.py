@@ -40,11 +40,12 @@ from tqdm.auto import tqdm
 
 from ganforge.core.atomic import write_text
 from ganforge.core.build import build_color_space, build_generator, init_pretrained
-from ganforge.core.components import GeneratorContext, GeneratorLoss, Prediction
+from ganforge.core.components import HINT_INPUT, GeneratorContext, GeneratorLoss, Prediction
 from ganforge.core.config import Recipe, load_recipe, recipe_to_yaml
 from ganforge.core.errors import GanforgeError, RecipeError, UsageError, first_line
 from ganforge.core.plugins import get_plugin_manager
 from ganforge.data.degrade import check_gray_augment
+from ganforge.data.hints import check_hints
 from ganforge.data.sources import hub_stream, open_source, stream_head, training_loader, validation_batch
 from ganforge.inference.checkpoint import first_non_finite, load_weights, read_checkpoint, save_checkpoint
 from ganforge.inference.colorizer import resolve_checkpoint
@@ -121,6 +122,8 @@ def _check_training_options(recipe: Recipe) -> None:
         problems = check_gray_augment(data.gray_augment)
         if problems:
             raise RecipeError(f"recipe key {problems[0]}")
+    if data.hints.enabled:
+        check_hints(data.hints)
     for key, value in [("train.lr_generator", train.lr_generator), ("train.lr_adversary", train.lr_adversary)]:
         if not (math.isfinite(value) and value >= 0):
             raise RecipeError(f"recipe key '{key}' must be a finite learning rate of 0 or more, got {value}")
@@ -141,13 +144,17 @@ def _start_from_checkpoint(generator: torch.nn.Module, source: str) -> None:
     """Fine-tuning: load a checkpoint's inference weights (the EMA ones when present) into ``generator``.
 
     The checkpoint carries every weight, so pretraining files its recipe names are not read.
+    A checkpoint without the hint input the recipe adds is fine: that input starts at zero, so the
+    model begins exactly as the checkpoint was.
     """
     try:
         checkpoint = read_checkpoint(resolve_checkpoint(source))
-        load_weights(generator, checkpoint.state_dict(prefer_ema=True), checkpoint.path)
+        state = checkpoint.state_dict(prefer_ema=True)
+        fresh = {k: v for k, v in generator.state_dict().items() if k not in state and HINT_INPUT in k.split(".")}
+        load_weights(generator, {**state, **fresh}, checkpoint.path)
     except UsageError as exc:
         raise RecipeError(f"recipe key 'train.init_from': {exc}") from None
-    log.info("generator starts from %s", checkpoint.path)
+    log.info("generator starts from %s%s", checkpoint.path, " (its new hint input at zero)" if fresh else "")
 
 
 def _leaves_parameters_unused(recipe: Recipe) -> bool:
@@ -243,6 +250,12 @@ class Trainer:
         elif fresh:
             for what, value in init_pretrained(generator).items():
                 log.info("generator %s: %s", what, value)
+        hint_channels = len(self.color_space.channels) + 1
+        if recipe.data.hints.enabled and getattr(generator, "hint_channels", 0) != hint_channels:
+            raise RecipeError(
+                f"recipe key 'data.hints' gives the generator points of color, but it has no hint input of {hint_channels} "
+                f"channels: set hints: {hint_channels} on a unet or mobilenet_unet (under zhang: on its backbone)"
+            )
         self.adversaries = build_adversaries(recipe, self.color_space)
         self.latent_dim = int(getattr(generator, "latent_dim", 0))
         self.phases = plan_phases(recipe, self.adversaries, self.latent_dim)
@@ -443,6 +456,7 @@ class Trainer:
         loader = training_loader(
             self.train_source, self.color_space, size=data.size, batch_size=data.batch_size, seed=self.recipe.seed,
             num_workers=data.num_workers, gray_augment=data.gray_augment, crop_scale=tuple(data.crop_scale),
+            hints=data.hints,
             start=self.step * self.recipe.train.gradient_accumulation, rank=self.accelerator.process_index,
             world=self.accelerator.num_processes, streaming=data.streaming,
         )  # fmt: skip
@@ -483,6 +497,9 @@ class Trainer:
                 latent = torch.randn(gray.shape[0], self.latent_dim, device=device)
                 prediction = Prediction.wrap(self.generator(gray, None, latent=latent))
                 fake_gray = prediction.extras["gray"]
+            elif "hints" in batch:  # simulated users' points (data.hints)
+                prediction = Prediction.wrap(self.generator(gray, noise, hints=batch["hints"].to(device)))
+                fake_gray = gray
             else:
                 prediction = Prediction.wrap(self.generator(gray, noise))
                 fake_gray = gray

@@ -200,3 +200,17 @@ def test_a_metric_that_applies_to_no_image_gets_no_column():
         {"gray": {"auc": 0.9, "circle_chroma": float("nan")}, "a": {"auc": 0.5, "circle_chroma": float("nan")}}
     )
     assert table.columns == ["auc"] and "circle_chroma" not in table.markdown() + table.html()
+
+
+def test_a_model_with_several_validation_sets_gets_a_table_for_each(tmp_path):
+    from ganforge.core.config import DataConfig, Recipe
+    from ganforge.core.plugins import get_registries
+    from ganforge.inference.checkpoint import save_checkpoint
+
+    spec = {"name": "unet", "width": 8, "depth": 2}
+    network = get_registries().generators.create("unet", in_channels=1, out_channels=2, width=8, depth=2)
+    recipe = Recipe(name="several", generator=spec, data=DataConfig(val=["builtin:samples", "builtin:shapes"]))
+    model = save_checkpoint(tmp_path / "several.safetensors", recipe, network.state_dict())
+    html = compare([str(model)], tmp_path / "report", CompareOptions(size=32, images=2, metrics=["colorfulness"]))
+    results = json.loads((html.parent / "metrics.json").read_text())["results"]
+    assert {"builtin:samples", "builtin:shapes"} <= set(results)

@@ -29,6 +29,7 @@ from ganforge.core.choices import GRAY_CONVERSIONS
 from ganforge.core.config import load_recipe
 from ganforge.core.errors import GanforgeError, UsageError
 from ganforge.data.crops import EvalImages, load_eval_images  # fmt: skip
+from ganforge.data.sources import mixture_parts
 from ganforge.evaluation.evaluate import (
     GRAY,
     MEAN_COLOR,
@@ -220,7 +221,8 @@ def compare(inputs: list[str | Path], out_dir: Path, options: CompareOptions) ->
     working = [c for c in contenders if c.ready]
     models = [c for c in working if c.colorizer is not None]
     reference = models[0].colorizer if models else None  # its training data gives the mean-color baseline
-    eval_sources = options.eval_sources or ([default_eval_data(reference.recipe)[0]] if reference else [])
+    own = default_eval_data(reference.recipe)[0] if reference else None  # several validation sets: a table each
+    eval_sources = options.eval_sources or ([s for s, _ in mixture_parts(own, "data.val")] if own is not None else [])
     mean_chroma = baseline_chroma(reference) if reference else None
 
     directions = metric_directions(options.metrics)

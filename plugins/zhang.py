@@ -305,6 +305,55 @@ class ZhangClassificationLoss(GeneratorLoss):
         return (cross_entropy * pixel_weights).mean()
 
 
+class DistillationLoss(GeneratorLoss):
+    """A student classifier learns a teacher's per-pixel distribution over the ab bins (Hinton et al.'s
+    knowledge distillation): the KL divergence from the teacher's soft probabilities, at the student's
+    logits' resolution. The teacher's hedges (a shirt: red 40 %, blue 30 %) teach more than the one true
+    color does; add the ``zhang`` loss beside it for the ground truth.
+
+    ``teacher``: a checkpoint (``"default"``, a file, a folder or a Hub id) of a classification model in
+    the same color space; it runs frozen, at the student's input. ``temperature`` softens both
+    distributions (the loss is scaled by its square, so the gradients keep their size).
+    """
+
+    def __init__(self, teacher: str = "default", temperature: float = 1.0) -> None:
+        self.teacher_source = teacher
+        self.temperature = check_positive("temperature", temperature)
+        self._teacher: nn.Module | None = None
+
+    def _teacher_on(self, device: torch.device) -> nn.Module:
+        if self._teacher is None:
+            import ganforge
+
+            colorizer = ganforge.load(self.teacher_source)
+            if colorizer.color_space.name != "lab" or not hasattr(colorizer.generator, "bin_centers"):
+                raise RecipeError(
+                    f"loss 'distill': teacher '{self.teacher_source}' is not a classification model in lab"
+                )
+            self._teacher = colorizer.generator.eval().requires_grad_(False)
+        return self._teacher.to(device)
+
+    def __call__(self, context: GeneratorContext) -> torch.Tensor:
+        logits = context.prediction.logits
+        if logits is None:
+            raise RecipeError(
+                "loss 'distill' needs a classification student: set generator: {name: zhang, backbone: ...}"
+            )
+        with torch.no_grad():
+            teacher = Prediction.wrap(self._teacher_on(logits.device)(context.gray)).logits
+        assert teacher is not None
+        if teacher.shape[1] != logits.shape[1]:
+            raise RecipeError(
+                f"loss 'distill': the teacher has {teacher.shape[1]} bins and the student {logits.shape[1]}"
+            )
+        soft = torch.softmax(teacher.float() / self.temperature, dim=1)
+        if soft.shape[-2:] != logits.shape[-2:]:
+            soft = F.interpolate(soft, size=logits.shape[-2:], mode="bilinear", align_corners=False)
+        log_student = torch.log_softmax(logits.float() / self.temperature, dim=1)
+        kl = (soft * (soft.clamp_min(1e-8).log() - log_student)).sum(1)
+        return kl.mean() * self.temperature**2
+
+
 # --------------------------------------------------------------------------- rebalancing
 
 
@@ -447,3 +496,4 @@ def ganforge_register(registries: Registries) -> None:
     registries.generators.add("zhang", ColorClassifier)
     registries.generators.add("eccv16", ECCV16)
     registries.losses.add("zhang", ZhangClassificationLoss)
+    registries.losses.add("distill", DistillationLoss)

@@ -202,3 +202,37 @@ def test_eccv16_has_the_papers_size_and_handles_any_input_size():
     assert 30e6 < parameters < 34e6  # "about 32 M parameters"
     narrow = ECCV16(1, 2, width=4)
     assert narrow(torch.rand(1, 1, 37, 50)).shape == (1, 2, 37, 50)
+
+
+def test_distillation_is_zero_for_the_teacher_itself_and_teaches_a_student(tmp_path):
+    import ganforge
+    from ganforge_plugins.zhang import DistillationLoss
+
+    from .helpers import checkpoint
+
+    spec = {"name": "zhang", "backbone": {"name": "unet", "width": 8, "depth": 2}, "features": 8}
+    teacher_file = checkpoint(tmp_path, spec, name="teacher")
+    teacher = ganforge.load(teacher_file).generator
+    loss = DistillationLoss(teacher=str(teacher_file))
+    gray = torch.rand(2, 1, 24, 24) * 2 - 1
+    target = torch.zeros(2, 2, 24, 24)
+
+    def context(generator):
+        return GeneratorContext(gray, target, Prediction.wrap(generator(gray)), None, generator)
+
+    with torch.no_grad():
+        assert float(loss(context(teacher))) < 1e-5  # the teacher matches itself
+    torch.manual_seed(1)
+    student = classifier()
+    optimizer = torch.optim.Adam(student.parameters(), lr=3e-3)
+    first = float(loss(context(student)).detach())
+    for _ in range(30):
+        optimizer.zero_grad()
+        value = loss(context(student))
+        value.backward()
+        optimizer.step()
+    assert first > 0.01 and float(value.detach()) < 0.5 * first  # the student moves toward the teacher's distribution
+    with pytest.raises(RecipeError, match="is not a classification model in lab"):
+        DistillationLoss(teacher=str(checkpoint(tmp_path, {"name": "unet", "width": 8, "depth": 2}, name="unet")))(
+            context(student)
+        )

@@ -168,11 +168,10 @@ def colorize_files(
         )
     report = ColorizeReport()
     reference = _open_reference(options.reference) if options.reference else None
-    decoding = colorizer.using_decoding(options.temperature, options.vividness)
-    with (
-        decoding,
+    with (  # pictures, videos and confidence maps alike
+        colorizer.using_decoding(options.temperature, options.vividness),
         colorizer.using_reference(reference, options.reference_strength),
-    ):  # pictures, videos, confidence alike
+    ):
         for source, target in tqdm(jobs, desc="colorize", unit="image", disable=len(jobs) < 2 or index > 0):
             _colorize_one(colorizer, source, target, options, report)
     return report

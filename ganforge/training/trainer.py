@@ -497,11 +497,9 @@ class Trainer:
                 latent = torch.randn(gray.shape[0], self.latent_dim, device=device)
                 prediction = Prediction.wrap(self.generator(gray, None, latent=latent))
                 fake_gray = prediction.extras["gray"]
-            elif "hints" in batch:  # simulated users' points (data.hints)
-                prediction = Prediction.wrap(self.generator(gray, noise, hints=batch["hints"].to(device)))
-                fake_gray = gray
-            else:
-                prediction = Prediction.wrap(self.generator(gray, noise))
+            else:  # with simulated users' points when data.hints gives them
+                hints = {"hints": batch["hints"].to(device)} if "hints" in batch else {}
+                prediction = Prediction.wrap(self.generator(gray, noise, **hints))
                 fake_gray = gray
 
         for name in phase.trained_adversaries:
